@@ -1,0 +1,139 @@
+"""`make run`: everything a newcomer needs, started in order and stopped together.
+
+Embedded PostgreSQL (unless DATABASE_URL is set) → migrations → demo data →
+the ASGI server (console + data plane) and the Pulse worker. Ctrl-C stops the
+processes, then the embedded database: nothing is left running.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+
+def _manage(*args: str, capture: bool = False) -> str:
+    result = subprocess.run(
+        [PYTHON, str(BASE_DIR / "manage.py"), *args],
+        check=True,
+        cwd=BASE_DIR,
+        text=True,
+        stdout=subprocess.PIPE if capture else None,
+    )
+    return result.stdout or ""
+
+
+def _background_commands(host: str, port: str) -> list[tuple[str, list[str]]]:
+    commands = [
+        (
+            "web",
+            [
+                PYTHON,
+                "-m",
+                "uvicorn",
+                "console.asgi:application",
+                "--host",
+                host,
+                "--port",
+                port,
+                "--no-server-header",
+                "--log-level",
+                "warning",
+            ],
+        ),
+    ]
+    if (BASE_DIR / "pulse" / "management" / "commands" / "pulseworker.py").exists():
+        commands.append(("pulse worker", [PYTHON, str(BASE_DIR / "manage.py"), "pulseworker"]))
+    return commands
+
+
+def main() -> int:
+    os.chdir(BASE_DIR)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = os.environ.get("PORT", "8000")
+    embedded = not os.environ.get("DATABASE_URL")
+    data_dir = Path(os.environ.get("CONSOLE_DATA_DIR", BASE_DIR / ".data"))
+    children: list[tuple[str, subprocess.Popen[bytes]]] = []
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        started = time.monotonic()
+        if embedded:
+            from console import embedded_pg
+
+            server = embedded_pg.ensure_running(data_dir / "postgres")
+            print(
+                f"Embedded PostgreSQL on 127.0.0.1:{server.port} (data in {data_dir / 'postgres'})",
+                flush=True,
+            )
+        _manage("migrate", "--noinput", "-v", "0")
+        demo = _manage("seeddemo", capture=True).strip()
+        for name, command in _background_commands(host, port):
+            # Own process group: Ctrl-C reaches us once, and we stop the children in order.
+            children.append((name, subprocess.Popen(command, cwd=BASE_DIR, start_new_session=True)))
+        _wait_for_port(host, int(port), timeout=30)
+        ready = time.monotonic() - started
+        url = f"http://{host}:{port}/"
+        print(f"\nData Platform Console is running at {url}  (ready in {ready:.1f}s)", flush=True)
+        print(f"{demo}\nPress Ctrl-C to stop everything.\n", flush=True)
+        while not stopping:
+            for name, child in children:
+                if child.poll() is not None:
+                    print(
+                        f"The {name} process exited with code {child.returncode}; stopping.", file=sys.stderr
+                    )
+                    stopping = True
+            time.sleep(0.2)
+        return 0
+    except subprocess.CalledProcessError as error:
+        print(
+            f"Start-up failed: {' '.join(map(str, error.cmd))} exited with {error.returncode}.",
+            file=sys.stderr,
+        )
+        return 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        print("\nStopping…", flush=True)
+        for _, child in children:
+            if child.poll() is None:
+                child.terminate()
+        for _, child in children:
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if embedded:
+            from console import embedded_pg
+
+            embedded_pg.stop(data_dir / "postgres")
+            print("Embedded PostgreSQL stopped.", flush=True)
+
+
+def _wait_for_port(host: str, port: int, timeout: float) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"The web server did not start listening on {host}:{port} within {timeout:.0f}s.")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

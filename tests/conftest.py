@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from console.models import Membership, Organization, Role, User
+from tests.factories import MembershipFactory, OrganizationFactory, ProjectFactory, UserFactory
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests last: they are the slowest, and they relax Django's async-safety check."""
+    items.sort(key=lambda item: "/e2e/" in str(item.path))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Stop the embedded PostgreSQL if this test run started it (a `make run` keeps its own)."""
+    if getattr(settings, "EMBEDDED", False) and getattr(settings, "EMBEDDED_STARTED_HERE", False):
+        from console import embedded_pg
+
+        embedded_pg.stop(settings.DATA_DIR / "postgres")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache (login throttling and cached lookups live there)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def user(db) -> User:
+    return UserFactory()
+
+
+@pytest.fixture
+def organization(db) -> Organization:
+    return OrganizationFactory()
+
+
+@pytest.fixture
+def member_factory(db) -> Callable[..., Membership]:
+    """member_factory(organization, role) -> a new user's membership with that role."""
+
+    def make(organization: Organization, role: str = Role.OWNER) -> Membership:
+        return MembershipFactory(organization=organization, role=role)
+
+    return make
+
+
+@pytest.fixture
+def owner(organization, member_factory) -> User:
+    return member_factory(organization, Role.OWNER).user
+
+
+@pytest.fixture
+def owner_client(owner) -> Client:
+    client = Client()
+    client.force_login(owner)
+    return client
+
+
+@pytest.fixture
+def project(organization):
+    return ProjectFactory(organization=organization)
+
+
+@pytest.fixture
+def outsider_client(db) -> Client:
+    """A signed-in user who belongs to another organization only."""
+    outsider = MembershipFactory().user
+    client = Client()
+    client.force_login(outsider)
+    return client
