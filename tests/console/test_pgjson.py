@@ -51,7 +51,7 @@ def test_postgres_values_map_to_the_documented_json(sql, expected):
     }
     with psycopg.connect(**params) as conn, conn.cursor() as cursor:
         cursor.execute(f"SELECT {sql}")  # noqa: S608 - fixed test expressions
-        oids = [column.type_code for column in cursor.description]
+        oids = [column.type_code for column in cursor.description or []]
         row = cursor.fetchone()
     encoded = row_encoder(oids)(row)
     assert encoded == [expected]
