@@ -1,0 +1,418 @@
+"""The Accelerate gateway: ``POST /accelerate/v1/query``, ``/invalidate``, ``/invalidate-all``.
+
+A lean Starlette application (no Django request cycle on the hot path: DESIGN.md section 2).
+It authenticates the project API key, finds the project's database through an in-process
+table of targets, answers cache hits without touching any database, and runs misses on a
+bounded per-database pool. Wire protocol: docs/accelerate.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import re
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from accelerate.gateway import query
+from accelerate.gateway.cache import QueryCache
+from accelerate.gateway.errors import GatewayError
+from accelerate.gateway.pool import ConnectionPool
+
+log = logging.getLogger("accelerate.gateway")
+
+MAX_BODY_BYTES = 1024 * 1024
+MAX_QUERY_CHARS = 256 * 1024
+MAX_PARAMS = 65535  # PostgreSQL's limit on bind parameters
+MAX_TAGS = 5
+MAX_CACHE_SECONDS = 365 * 24 * 3600
+TAG = re.compile(r"[A-Za-z0-9_]{1,64}")
+CACHE_FIELDS = frozenset({"ttl", "swr", "tags"})
+REFRESH_HOLD_SECONDS = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What the gateway needs to serve one project's requests."""
+
+    project_id: str
+    organization_id: int
+    conninfo: str
+    connection_limit: int
+    pool_timeout: float
+    query_timeout: float
+    response_limit: int
+    version: str  # changes whenever the configuration does: the pool is rebuilt
+
+
+Resolver = Callable[[str], Awaitable[Target]]
+
+
+class Meter:
+    """Usage counters (per project and hour); the default records nothing."""
+
+    def add(self, target: Target, **counts: int) -> None:
+        return None
+
+
+@dataclass(slots=True)
+class CacheStrategy:
+    ttl: float
+    swr: float
+    tags: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class QueryRequest:
+    sql: str
+    params: list[Any]
+    cache: CacheStrategy | None
+
+
+class Gateway:
+    def __init__(
+        self,
+        *,
+        resolver: Resolver,
+        cache: QueryCache,
+        region: str,
+        meter: Meter | None = None,
+    ) -> None:
+        self.resolve = resolver
+        self.cache = cache
+        self.region = region
+        self.meter = meter or Meter()
+        self.pools: dict[str, tuple[str, ConnectionPool]] = {}
+        self._inflight: dict[tuple[str, str], asyncio.Future[tuple[bytes, float]]] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # Pools ------------------------------------------------------------------------------------
+
+    def pool_for(self, target: Target) -> ConnectionPool:
+        current = self.pools.get(target.project_id)
+        if current is not None and current[0] == target.version:
+            return current[1]
+        pool = ConnectionPool(
+            target.conninfo,
+            max_size=target.connection_limit,
+            timeout=target.pool_timeout,
+            connect_timeout=min(5.0, target.pool_timeout),
+            connect_kwargs={"options": f"-c statement_timeout={int(target.query_timeout * 1000)}"},
+        )
+        self.pools[target.project_id] = (target.version, pool)
+        if current is not None:
+            self._spawn(current[1].close())
+        return pool
+
+    async def drop_pool(self, project_id: str) -> None:
+        entry = self.pools.pop(project_id, None)
+        if entry is not None:
+            await entry[1].close()
+
+    async def close(self) -> None:
+        for project_id in list(self.pools):
+            await self.drop_pool(project_id)
+        for task in list(self._background):
+            task.cancel()
+        await self.cache.close()
+
+    def _spawn(self, coroutine: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # Requests ---------------------------------------------------------------------------------
+
+    async def handle_query(self, request: Request, request_id: str) -> Response:
+        target = await self.resolve(api_key_of(request))
+        request.state.project = target.project_id
+        try:
+            spec = parse_query_request(await read_json(request))
+            body, status, modified = await self._answer(request, target, spec)
+        except GatewayError:
+            self.meter.add(target, queries=1, errors=1)
+            raise
+        info = {
+            "cacheStatus": status,
+            "lastModified": modified,
+            "region": self.region,
+            "requestId": request_id,
+        }
+        payload = b"{" + body + b',"info":' + json.dumps(info).encode() + b"}"
+        counts = {"queries": 1, "egress_bytes": len(payload)}
+        if status in ("ttl", "swr"):
+            counts[f"cache_hits_{status}"] = 1
+        elif status == "miss":
+            counts["cache_misses"] = 1
+        self.meter.add(target, **counts)
+        return Response(payload, media_type="application/json", headers={"X-Request-Id": request_id})
+
+    async def _answer(self, request: Request, target: Target, spec: QueryRequest) -> tuple[bytes, str, str]:
+        if spec.cache is None:
+            body = await cancel_on_disconnect(request, self._run(target, spec, read_only=False))
+            return body, "none", iso_now()
+        key = cache_key(spec.sql, spec.params)
+        entry = await self.cache.lookup(target.project_id, key)
+        if entry is not None:
+            state = entry.state(self.cache.clock())
+            if state == "swr" and await self.cache.claim_refresh(
+                target.project_id, key, REFRESH_HOLD_SECONDS
+            ):
+                self._spawn(self._fill(target, spec, key))
+            return entry.body, state, iso(entry.created)
+        # Concurrent misses for the same query share one run (it is not cancelled when one
+        # of the waiting clients goes away: the others still want it).
+        flight = self._inflight.get((target.project_id, key))
+        if flight is None:
+            flight = asyncio.ensure_future(self._fill(target, spec, key))
+            self._inflight[(target.project_id, key)] = flight
+            flight.add_done_callback(lambda _: self._inflight.pop((target.project_id, key), None))
+        body, created = await asyncio.shield(flight)
+        return body, "miss", iso(created)
+
+    async def _fill(self, target: Target, spec: QueryRequest, key: str) -> tuple[bytes, float]:
+        if spec.cache is None:
+            raise GatewayError("P6000", "Only a query with a cacheStrategy fills the cache.")
+        versions = await self.cache.snapshot(target.project_id, spec.cache.tags)
+        created = self.cache.clock()
+        body = await self._run(target, spec, read_only=True)
+        await self.cache.store(
+            target.project_id,
+            key,
+            body,
+            ttl=spec.cache.ttl,
+            swr=spec.cache.swr,
+            tags=spec.cache.tags,
+            versions=versions,
+        )
+        return body, created
+
+    async def _run(self, target: Target, spec: QueryRequest, *, read_only: bool) -> bytes:
+        pool = self.pool_for(target)
+        try:
+            # The server's statement_timeout cancels a slow query; this bounds the wait for the
+            # pool and for a server that does not answer at all.
+            body, _ = await asyncio.wait_for(
+                query.execute(
+                    pool, spec.sql, spec.params, read_only=read_only, max_bytes=target.response_limit
+                ),
+                target.pool_timeout + target.query_timeout + 1,
+            )
+        except TimeoutError:
+            raise GatewayError(
+                "P6004", "The query took longer than the query timeout and was cancelled."
+            ) from None
+        return body
+
+    async def handle_invalidate(self, request: Request, request_id: str, *, everything: bool) -> Response:
+        target = await self.resolve(api_key_of(request))
+        request.state.project = target.project_id
+        if everything:
+            await self.cache.invalidate_all(target.project_id)
+        else:
+            payload = await read_json(request)
+            tags = parse_tags(payload.get("tags") if isinstance(payload, dict) else None, required=True)
+            await self.cache.invalidate_tags(target.project_id, tags)
+        return Response(
+            json.dumps({"ok": True, "requestId": request_id}),
+            media_type="application/json",
+            headers={"X-Request-Id": request_id},
+        )
+
+
+# Parsing ----------------------------------------------------------------------------------------
+
+
+def api_key_of(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    key = request.query_params.get("api_key", "")
+    if key:
+        return key
+    raise GatewayError("P6002", "A project API key is required: send `Authorization: Bearer <key>`.")
+
+
+async def read_json(request: Request) -> Any:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise GatewayError("P6005", f"The request body is larger than {MAX_BODY_BYTES:,} bytes.")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise GatewayError("P6005", f"The request body is larger than {MAX_BODY_BYTES:,} bytes.")
+        chunks.append(chunk)
+    try:
+        return json.loads(b"".join(chunks))
+    except (ValueError, UnicodeDecodeError):
+        raise GatewayError("P6005", "The request body must be a JSON object.") from None
+
+
+def parse_query_request(payload: Any) -> QueryRequest:
+    if not isinstance(payload, dict):
+        raise GatewayError("P6005", "The request body must be a JSON object.")
+    sql = payload.get("query")
+    if not isinstance(sql, str) or not sql.strip():
+        raise GatewayError("P6005", "`query` must be a non-empty string of SQL.")
+    if len(sql) > MAX_QUERY_CHARS:
+        raise GatewayError("P6005", f"`query` is longer than {MAX_QUERY_CHARS:,} characters.")
+    if "\x00" in sql:
+        raise GatewayError("P6005", "`query` must not contain NUL characters.")
+    params = payload.get("params", [])
+    if not isinstance(params, list):
+        raise GatewayError("P6005", "`params` must be an array of values for $1, $2, ….")
+    if len(params) > MAX_PARAMS:
+        raise GatewayError("P6005", f"At most {MAX_PARAMS} parameters are allowed.")
+    if any(isinstance(value, str) and "\x00" in value for value in params):
+        raise GatewayError("P6005", "Parameters must not contain NUL characters.")
+    unknown = set(payload) - {"query", "params", "cacheStrategy"}
+    if unknown:
+        raise GatewayError("P6005", f"Unknown field(s): {', '.join(sorted(unknown))}.")
+    strategy = payload.get("cacheStrategy")
+    return QueryRequest(sql, params, None if strategy is None else parse_cache_strategy(strategy))
+
+
+def parse_cache_strategy(strategy: Any) -> CacheStrategy:
+    if not isinstance(strategy, dict):
+        raise GatewayError("P6005", "`cacheStrategy` must be an object with ttl, swr and tags.")
+    unknown = set(strategy) - CACHE_FIELDS
+    if unknown:
+        raise GatewayError("P6005", f"Unknown cacheStrategy field(s): {', '.join(sorted(unknown))}.")
+    numbers = {}
+    for name in ("ttl", "swr"):
+        value = strategy.get(name, 0)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not 0 <= value <= MAX_CACHE_SECONDS
+        ):
+            raise GatewayError(
+                "P6005", f"`cacheStrategy.{name}` must be a number of seconds from 0 to {MAX_CACHE_SECONDS}."
+            )
+        numbers[name] = float(value)
+    if numbers["ttl"] == 0 and numbers["swr"] == 0:
+        raise GatewayError("P6005", "A cacheStrategy needs a ttl or an swr greater than 0.")
+    return CacheStrategy(numbers["ttl"], numbers["swr"], parse_tags(strategy.get("tags"), required=False))
+
+
+def parse_tags(tags: Any, *, required: bool) -> tuple[str, ...]:
+    if tags is None and not required:
+        return ()
+    if not isinstance(tags, list) or (required and not tags):
+        raise GatewayError("P6005", "`tags` must be an array of 1 to 5 tags.")
+    if len(tags) > MAX_TAGS:
+        raise GatewayError("P6005", f"At most {MAX_TAGS} tags are allowed.")
+    for tag in tags:
+        if not isinstance(tag, str) or not TAG.fullmatch(tag):
+            raise GatewayError("P6005", "Each tag must be 1 to 64 letters, digits or underscores.")
+    return tuple(dict.fromkeys(tags))
+
+
+def cache_key(sql: str, params: list[Any]) -> str:
+    canonical = json.dumps(params, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(f"{sql}\x00{canonical}".encode()).hexdigest()
+
+
+def iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")
+
+
+def iso_now() -> str:
+    return iso(time.time())
+
+
+async def cancel_on_disconnect(request: Request, work: Awaitable[bytes]) -> bytes:
+    """Run the work, cancelling it (and so the query on the server) if the client goes away."""
+    task = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(_disconnected(request))
+    try:
+        done, _ = await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            return task.result()
+        task.cancel()
+        raise GatewayError("P6000", "The client closed the connection.")
+    finally:
+        watcher.cancel()
+
+
+async def _disconnected(request: Request) -> None:
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+# The application -------------------------------------------------------------------------------
+
+
+def build_routes(gateway: Gateway) -> list[Route]:
+    async def endpoint(request: Request) -> Response:
+        request_id = "req_" + secrets.token_hex(8)
+        started = time.perf_counter()
+        status = 200
+        try:
+            if request.url.path.endswith("/query"):
+                response = await gateway.handle_query(request, request_id)
+            else:
+                response = await gateway.handle_invalidate(
+                    request, request_id, everything=request.url.path.endswith("/invalidate-all")
+                )
+            return response
+        except GatewayError as error:
+            status = error.status
+            return Response(
+                json.dumps(error.payload(request_id)),
+                status_code=error.status,
+                media_type="application/json",
+                headers={"X-Request-Id": request_id},
+            )
+        except Exception:
+            status = 500
+            log.exception("gateway error request_id=%s", request_id)
+            return Response(
+                json.dumps(
+                    GatewayError(
+                        "P6000", "The gateway failed; the request id identifies it in the logs."
+                    ).payload(request_id)
+                ),
+                status_code=500,
+                media_type="application/json",
+                headers={"X-Request-Id": request_id},
+            )
+        finally:
+            log.info(
+                "request_id=%s path=%s project=%s status=%s cache=%s duration_ms=%.2f",
+                request_id,
+                request.url.path,
+                getattr(request.state, "project", "-"),
+                status,
+                getattr(request.state, "cache_status", "-"),
+                (time.perf_counter() - started) * 1000,
+            )
+
+    return [
+        Route("/query", endpoint, methods=["POST"]),
+        Route("/invalidate", endpoint, methods=["POST"]),
+        Route("/invalidate-all", endpoint, methods=["POST"]),
+    ]
+
+
+def create_app(gateway: Gateway) -> Starlette:
+    async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
+        yield
+        await gateway.close()
+
+    return Starlette(routes=build_routes(gateway), lifespan=lifespan)
