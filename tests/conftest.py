@@ -112,3 +112,29 @@ def outsider_client(db) -> Client:
     client = Client()
     client.force_login(outsider)
     return client
+
+
+@pytest.fixture
+def database_url(db) -> Callable[..., str]:
+    """database_url(user=, password=, database=, query=) -> a postgresql:// URL of the test database server.
+
+    A real server for the connection checks the products make; the defaults reach the test database.
+    """
+    from urllib.parse import quote
+
+    from django.db import connection
+
+    config = connection.settings_dict
+
+    def make(
+        *, user: str | None = None, password: str | None = None, database: str | None = None, query: str = ""
+    ) -> str:
+        userinfo = quote(user or config["USER"], safe="")
+        secret = config["PASSWORD"] if password is None else password
+        if secret:
+            userinfo += ":" + quote(secret, safe="")
+        name = quote(database or config["NAME"], safe="")
+        url = f"postgresql://{userinfo}@{config['HOST']}:{config['PORT']}/{name}"
+        return url + (f"?{query}" if query else "")
+
+    return make
