@@ -171,7 +171,7 @@ class RedisQueryCache(QueryCache):
         generation, raw = await self.redis.mget([self._key(project, "g"), self._key(project, "e", key)])
         if raw is None:
             return None
-        header, _, body = bytes(raw).partition(b"\n")
+        header, _, body = (raw if isinstance(raw, bytes) else raw.encode()).partition(b"\n")
         meta = json.loads(header)
         entry = Entry(
             body, meta["c"], meta["t"], meta["s"], tuple(meta["tags"]), Versions(meta["g"], tuple(meta["v"]))

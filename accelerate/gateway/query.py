@@ -106,7 +106,7 @@ async def _stream(
             parts.append(chunk)
             count += 1
     finally:
-        await rows.aclose()
+        await rows.aclose()  # type: ignore[attr-defined]  # an async generator; stops the query early
     columns = [column.name for column in cursor.description or ()]
     if not columns:
         count = max(cursor.rowcount, 0)  # a statement without a result (INSERT, UPDATE, …)
