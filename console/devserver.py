@@ -7,8 +7,11 @@ processes, then the embedded database: nothing is left running.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -16,6 +19,27 @@ from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
+
+
+def say(message: str, *, error: bool = False) -> None:
+    """Print, surviving a closed terminal or pipe (Ctrl-C can end `| tee` before us)."""
+    with contextlib.suppress(OSError, ValueError):
+        print(message, file=sys.stderr if error else sys.stdout, flush=True)
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM if this supervisor dies without cleaning up (Linux prctl)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
+def _port_is_free(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
 
 
 def _manage(*args: str, capture: bool = False) -> str:
@@ -71,42 +95,40 @@ def main() -> int:
     signal.signal(signal.SIGTERM, stop)
     try:
         started = time.monotonic()
+        if not _port_is_free(host, int(port)):
+            say(f"Port {port} on {host} is in use. Stop what runs there, or: PORT=8001 make run", error=True)
+            return 1
         if embedded:
             from console import embedded_pg
 
             server = embedded_pg.ensure_running(data_dir / "postgres")
-            print(
-                f"Embedded PostgreSQL on 127.0.0.1:{server.port} (data in {data_dir / 'postgres'})",
-                flush=True,
-            )
+            say(f"Embedded PostgreSQL on 127.0.0.1:{server.port} (data in {data_dir / 'postgres'})")
         _manage("migrate", "--noinput", "-v", "0")
         demo = _manage("seeddemo", capture=True).strip()
         for name, command in _background_commands(host, port):
             # Own process group: Ctrl-C reaches us once, and we stop the children in order.
-            children.append((name, subprocess.Popen(command, cwd=BASE_DIR, start_new_session=True)))
-        _wait_for_port(host, int(port), timeout=30)
+            child = subprocess.Popen(
+                command, cwd=BASE_DIR, start_new_session=True, preexec_fn=_die_with_parent
+            )
+            children.append((name, child))
+        _wait_for_port(host, int(port), timeout=30, children=children)
         ready = time.monotonic() - started
         url = f"http://{host}:{port}/"
-        print(f"\nData Platform Console is running at {url}  (ready in {ready:.1f}s)", flush=True)
-        print(f"{demo}\nPress Ctrl-C to stop everything.\n", flush=True)
+        say(f"\nData Platform Console is running at {url}  (ready in {ready:.1f}s)")
+        say(f"{demo}\nPress Ctrl-C to stop everything.\n")
         while not stopping:
             for name, child in children:
                 if child.poll() is not None:
-                    print(
-                        f"The {name} process exited with code {child.returncode}; stopping.", file=sys.stderr
-                    )
+                    say(f"The {name} process exited with code {child.returncode}; stopping.", error=True)
                     stopping = True
             time.sleep(0.2)
         return 0
     except subprocess.CalledProcessError as error:
-        print(
-            f"Start-up failed: {' '.join(map(str, error.cmd))} exited with {error.returncode}.",
-            file=sys.stderr,
-        )
+        say(f"Start-up failed: {' '.join(map(str, error.cmd))} exited with {error.returncode}.", error=True)
         return 1
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        print("\nStopping…", flush=True)
+        say("\nStopping…")
         for _, child in children:
             if child.poll() is None:
                 child.terminate()
@@ -119,14 +141,17 @@ def main() -> int:
             from console import embedded_pg
 
             embedded_pg.stop(data_dir / "postgres")
-            print("Embedded PostgreSQL stopped.", flush=True)
+            say("Embedded PostgreSQL stopped.")
 
 
-def _wait_for_port(host: str, port: int, timeout: float) -> None:
-    import socket
-
+def _wait_for_port(
+    host: str, port: int, timeout: float, children: list[tuple[str, subprocess.Popen[bytes]]]
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        for name, child in children:
+            if child.poll() is not None:
+                raise SystemExit(f"The {name} process exited with code {child.returncode} while starting.")
         try:
             with socket.create_connection((host, port), timeout=0.5):
                 return

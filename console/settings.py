@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import django_stubs_ext
@@ -195,6 +196,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# WhiteNoise serves files with a synchronous iterator; under ASGI Django warns on each one.
+warnings.filterwarnings("ignore", message="StreamingHttpResponse must consume synchronous iterators")
 
 # Serve static files straight from the source folders where collectstatic is not run.
 WHITENOISE_USE_FINDERS = EMBEDDED or DEBUG or TESTING

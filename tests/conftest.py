@@ -1,10 +1,13 @@
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 
+import psycopg
 import pytest
 from django.conf import settings
 from django.test import Client
+from psycopg import sql
 
 from console.models import Membership, Organization, Role, User
 from tests.factories import MembershipFactory, OrganizationFactory, ProjectFactory, UserFactory
@@ -31,6 +34,38 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+def server_conninfo(database: str) -> str:
+    """A conninfo for another database on the server that holds the test database."""
+    from django.db import connections
+
+    params = connections["default"].get_connection_params()
+    parts = {
+        "host": params.get("host"),
+        "port": params.get("port"),
+        "user": params.get("user"),
+        "dbname": database,
+    }
+    if params.get("password"):
+        parts["password"] = params["password"]
+    return psycopg.conninfo.make_conninfo(**{k: v for k, v in parts.items() if v})
+
+
+@pytest.fixture
+def source_database(django_db_blocker) -> Iterator[str]:
+    """A fresh, empty database on the test server (wal_level=logical on the embedded one),
+    standing in for a user's database; dropped afterwards with any replication slots in it."""
+    name = f"source_{uuid.uuid4().hex[:12]}"
+    with django_db_blocker.unblock():
+        admin = server_conninfo("postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield server_conninfo(name)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        for (slot,) in conn.execute("SELECT slot_name FROM pg_replication_slots WHERE database = %s", [name]):
+            conn.execute("SELECT pg_drop_replication_slot(%s)", [slot])
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @pytest.fixture
