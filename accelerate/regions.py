@@ -54,7 +54,7 @@ def region_choices() -> list[tuple[str, str]]:
 
 
 def region_name(code: str) -> str:
-    return dict(settings.ACCELERATE_REGIONS).get(code, code)
+    return str(dict(settings.ACCELERATE_REGIONS).get(code, code))
 
 
 def region_recommend(host: str) -> RegionRecommendation | None:
@@ -70,7 +70,7 @@ def region_recommend(host: str) -> RegionRecommendation | None:
         if region in offered:
             return RegionRecommendation(
                 region=region,
-                reason=f"Recommended: the host is a {candidate.provider} database in {offered[region]} "
-                f"({region}), and a pool next to the database keeps queries fast.",
+                reason=f"Recommended: the host name says this {candidate.provider} database is in "
+                f"{offered[region]} ({region}); a pool next to the database keeps queries fast.",
             )
     return None

@@ -35,6 +35,12 @@ def configure(project, url, **extra):
     )
 
 
+def gateway_config(project):
+    found = selectors.accelerate_gateway_config(project_id=project.pk)
+    assert found is not None
+    return found
+
+
 def stored_column(config) -> str:
     with connection.cursor() as cursor:
         cursor.execute("SELECT connection_string FROM accelerate_accelerateconfig WHERE id = %s", [config.pk])
@@ -50,7 +56,7 @@ def test_the_stored_connection_string_is_not_the_plaintext(project, database_url
     assert config.database_display.startswith("postgresql://") and "••••" in config.database_display
     assert PASSWORD not in config.database_display
     assert config.server_version
-    gateway = selectors.accelerate_gateway_config(project_id=project.pk)
+    gateway = gateway_config(project)
     assert gateway.database.password == PASSWORD
     assert (gateway.enabled, gateway.region, gateway.connection_limit, gateway.response_size_limit_bytes) == (
         True,
@@ -80,7 +86,7 @@ def test_rotation_reencrypts_under_the_newest_key_and_the_old_key_can_go(
     after = stored_column(config)
     assert after != before
     settings.SECRET_ENCRYPTION_KEYS = [KEY_B]
-    assert selectors.accelerate_gateway_config(project_id=project.pk).database.password == PASSWORD
+    assert gateway_config(project).database.password == PASSWORD
 
 
 def test_rotation_with_a_missing_key_changes_nothing_and_says_which_row(project, database_url, settings):
@@ -167,7 +173,7 @@ def test_disable_and_enable_keep_the_settings(project, database_url):
     config = configure(project, database_url(password=PASSWORD), connection_limit=42)
     disabled = services.accelerate_disable(config=config, actor=Actor.command("test"))
     assert not disabled.enabled
-    assert selectors.accelerate_gateway_config(project_id=project.pk).enabled is False
+    assert gateway_config(project).enabled is False
     enabled = services.accelerate_enable(config=disabled, actor=Actor.command("test"))
     assert enabled.enabled and enabled.connection_limit == 42 and enabled.region == "eu-west-1"
     assert list(
