@@ -120,3 +120,45 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor_label} {self.action} {self.target_type} {self.target_label}"
+
+
+class ProductAccess(models.Model):
+    """An organization may use a product that is in Preview (see console/products.py)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="product_access")
+    product = models.CharField(max_length=32, help_text="The product's key, e.g. accelerate.")
+    granted_by = models.CharField(max_length=254, help_text="Who granted it: an email or a command.")
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "product access"
+        verbose_name_plural = "product access"
+        ordering = ("organization__name", "product")
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "product"], name="product_access_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization} may use {self.product}"
+
+
+class ProductAccessRequest(models.Model):
+    """A member asked for access to a product in Preview; admins see these in Django admin."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="product_access_requests"
+    )
+    product = models.CharField(max_length=32)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("-created",)
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "product"], name="product_access_request_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization} asks for {self.product}"

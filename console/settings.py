@@ -204,3 +204,32 @@ warnings.filterwarnings("ignore", message="StreamingHttpResponse must consume sy
 WHITENOISE_USE_FINDERS = EMBEDDED or DEBUG or TESTING
 if WHITENOISE_USE_FINDERS:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+
+# Accelerate (accelerate/): Preview access, the public host of prisma:// strings, regions.
+ACCELERATE_OPEN_ACCESS = env.bool("ACCELERATE_OPEN_ACCESS", default=EMBEDDED)
+ACCELERATE_PUBLIC_HOST = env.str("ACCELERATE_PUBLIC_HOST", default="")  # empty: the request's host
+ACCELERATE_REGION_NAMES = {
+    "ap-south-1": "Asia Pacific (Mumbai)",
+    "ap-northeast-1": "Asia Pacific (Tokyo)",
+    "ap-northeast-2": "Asia Pacific (Seoul)",
+    "ap-southeast-1": "Asia Pacific (Singapore)",
+    "ap-southeast-2": "Asia Pacific (Sydney)",
+    "ca-central-1": "Canada (Central)",
+    "eu-central-1": "Europe (Frankfurt)",
+    "eu-west-1": "Europe (Ireland)",
+    "eu-west-2": "Europe (London)",
+    "eu-west-3": "Europe (Paris)",
+    "eu-north-1": "Europe (Stockholm)",
+    "sa-east-1": "South America (São Paulo)",
+    "us-east-1": "US East (N. Virginia)",
+    "us-east-2": "US East (Ohio)",
+    "us-west-1": "US West (N. California)",
+    "us-west-2": "US West (Oregon)",
+}
+# (code, readable name) pairs offered in the form; ACCELERATE_REGIONS=us-east-1,eu-west-1 narrows them.
+ACCELERATE_REGIONS = [
+    (code, ACCELERATE_REGION_NAMES.get(code, code))
+    for code in env.list("ACCELERATE_REGIONS", default=list(ACCELERATE_REGION_NAMES))
+]
+# Seconds the configure form waits for the user's database (DNS, connect, TLS, SELECT 1).
+ACCELERATE_CHECK_TIMEOUT = env.float("ACCELERATE_CHECK_TIMEOUT", default=5.0)
