@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib.auth import password_validation
@@ -72,7 +72,8 @@ class InvitationForm(forms.Form):
     def __init__(self, *args: Any, roles: list[Role], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Only the roles the inviter may give; the service enforces the same rule.
-        self.fields["role"].choices = [(role.value, role.label) for role in roles]
+        role_field = cast(forms.ChoiceField, self.fields["role"])
+        role_field.choices = [(role.value, role.label) for role in roles]
         self.fields["email"].widget = forms.EmailInput(attrs={"autocomplete": "off", "autofocus": True})
 
 

@@ -158,7 +158,7 @@ def organization_delete(*, organization: Organization, confirm_name: str, actor:
         details={
             "slug": organization.slug,
             # The core reads projects through the reverse relation (it never imports the projects app).
-            "projects": organization.projects.count(),  # type: ignore[attr-defined]
+            "projects": organization.projects.count(),
             "members": organization.memberships.count(),
         },
     )

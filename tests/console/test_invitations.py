@@ -101,7 +101,9 @@ def test_the_invite_dialog_shows_the_link_once_and_emails_it(admin_client, organ
     )
     assert "invitationCreated" in response["HX-Trigger"]
     html = response.content.decode()
-    link = re.search(r'<code id="invitation-link">([^<]+)</code>', html).group(1)
+    found = re.search(r'<code id="invitation-link">([^<]+)</code>', html)
+    assert found is not None
+    link = found.group(1)
     assert link.startswith("http://testserver/invitations/")
     assert "We emailed this link to" in html
     assert len(mail.outbox) == 1
@@ -231,7 +233,9 @@ def test_a_different_signed_in_account_is_refused_clearly(admin, organization, c
     for response in (client.get(link_path(token)), client.post(link_path(token))):
         assert response.status_code == 403
         html = response.content.decode()
-        assert f"You are signed in as {stranger.email}, but this invitation is for invitee@example.com" in html
+        assert (
+            f"You are signed in as {stranger.email}, but this invitation is for invitee@example.com" in html
+        )
     assert not Membership.objects.filter(user=stranger, organization=organization).exists()
 
 

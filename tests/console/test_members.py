@@ -30,7 +30,9 @@ def test_admin_changes_a_developers_role_and_it_is_audited(organization, member_
     assert event.details == {"from": "developer", "to": "viewer"}
 
 
-@pytest.mark.parametrize(("target_role", "new_role"), [(Role.OWNER, Role.ADMIN), (Role.DEVELOPER, Role.OWNER)])
+@pytest.mark.parametrize(
+    ("target_role", "new_role"), [(Role.OWNER, Role.ADMIN), (Role.DEVELOPER, Role.OWNER)]
+)
 def test_only_owners_make_or_demote_owners(organization, member_factory, target_role, new_role):
     member_factory(organization, Role.OWNER)
     admin = member_factory(organization, Role.ADMIN)
@@ -167,7 +169,9 @@ def test_leaving_through_the_page_lands_home(client, organization, member_factor
 
 
 def test_the_last_owner_is_told_they_cannot_leave(owner_client, organization, owner):
-    settings_html = owner_client.get(reverse("organization_settings", args=[organization.slug])).content.decode()
+    settings_html = owner_client.get(
+        reverse("organization_settings", args=[organization.slug])
+    ).content.decode()
     assert "you cannot leave it" in settings_html
     response = owner_client.post(reverse("organization_leave", args=[organization.slug]))
     assert "is the only owner" in response.content.decode()
