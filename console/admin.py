@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpRequest
 
-from console.models import AuditEvent, Membership, Organization, User
+from console.models import AuditEvent, Invitation, Membership, Organization, User
 
 
 @admin.register(User)
@@ -69,4 +69,30 @@ class AuditEventAdmin(admin.ModelAdmin[AuditEvent]):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
+        return False
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin[Invitation]):
+    """Read-only: invitations are made and revoked in the console (the token is never stored)."""
+
+    list_display = (
+        "email",
+        "organization",
+        "role",
+        "invited_by",
+        "created",
+        "expires",
+        "accepted_at",
+        "revoked_at",
+    )
+    list_filter = ("role",)
+    search_fields = ("email", "organization__name", "organization__slug")
+    list_select_related = ("organization", "invited_by")
+    exclude = ("token_digest",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Invitation | None = None) -> bool:
         return False

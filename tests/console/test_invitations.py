@@ -270,3 +270,13 @@ def test_open_sign_up_refuses_a_taken_email(client, settings):
         reverse("signup"), {"email": taken.email, "password1": STRONG, "password2": STRONG}
     )
     assert "already exists" in response.content.decode()
+
+
+def test_django_admin_lists_invitations_without_their_digest(admin, client):
+    invitation, _ = invite(admin, email="listed@example.com")
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(staff)
+    listing = client.get(reverse("admin:console_invitation_changelist")).content.decode()
+    assert "listed@example.com" in listing
+    detail = client.get(reverse("admin:console_invitation_change", args=[invitation.pk])).content.decode()
+    assert invitation.token_digest not in detail
