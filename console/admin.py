@@ -10,7 +10,15 @@ from django.http import HttpRequest
 
 from console.access import product_access_grant, product_access_granted
 from console.audit import Actor
-from console.models import AuditEvent, Membership, Organization, ProductAccess, ProductAccessRequest, User
+from console.models import (
+    AuditEvent,
+    Invitation,
+    Membership,
+    Organization,
+    ProductAccess,
+    ProductAccessRequest,
+    User,
+)
 from console.products import products_all
 
 
@@ -132,3 +140,29 @@ class ProductAccessRequestAdmin(admin.ModelAdmin[ProductAccessRequest]):
             for item in queryset.select_related("organization")
         )
         self.message_user(request, f"Granted access to {granted} organization(s).", messages.SUCCESS)
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin[Invitation]):
+    """Read-only: invitations are made and revoked in the console (the token is never stored)."""
+
+    list_display = (
+        "email",
+        "organization",
+        "role",
+        "invited_by",
+        "created",
+        "expires",
+        "accepted_at",
+        "revoked_at",
+    )
+    list_filter = ("role",)
+    search_fields = ("email", "organization__name", "organization__slug")
+    list_select_related = ("organization", "invited_by")
+    exclude = ("token_digest",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Invitation | None = None) -> bool:
+        return False

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, ClassVar
 
 from django.conf import settings
@@ -116,6 +117,7 @@ class AuditEvent(models.Model):
         indexes = [
             models.Index(fields=["organization", "-created", "-id"], name="audit_org_created"),
             models.Index(fields=["organization", "action"], name="audit_org_action"),
+            models.Index(fields=["organization", "actor_label"], name="audit_org_actor"),
         ]
 
     def __str__(self) -> str:
@@ -162,3 +164,41 @@ class ProductAccessRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.organization} asks for {self.product}"
+
+
+class Invitation(models.Model):
+    """An invitation to join an organization with a role, accepted through a single-use link.
+
+    Only the SHA-256 digest of the link's token is stored: the token itself is shown
+    once to the inviter and sent by email, never kept.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.DEVELOPER)
+    token_digest = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created = models.DateTimeField(default=timezone.now)
+    expires = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created", "-id")
+        indexes = [models.Index(fields=["organization", "email"], name="invitation_org_email")]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.organization} ({self.role})"
+
+    def is_expired(self, now: datetime | None = None) -> bool:
+        return (now or timezone.now()) >= self.expires
+
+    @property
+    def is_open(self) -> bool:
+        """Neither accepted nor revoked (it may still have expired)."""
+        return self.accepted_at is None and self.revoked_at is None
