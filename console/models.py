@@ -202,3 +202,29 @@ class Invitation(models.Model):
     def is_open(self) -> bool:
         """Neither accepted nor revoked (it may still have expired)."""
         return self.accepted_at is None and self.revoked_at is None
+
+
+class UsageCounter(models.Model):
+    """How much of one metric one project used in one hour (UTC), written by the products' meters.
+
+    ``project_id`` is not a foreign key: the core does not know projects, and an
+    organization's usage history outlives a deleted project.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="usage_counters")
+    project_id = models.UUIDField()
+    product = models.CharField(max_length=16)
+    metric = models.CharField(max_length=32)
+    hour = models.DateTimeField(help_text="The start of the hour, UTC.")
+    value = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project_id", "product", "metric", "hour"], name="usage_counter_unique_hour"
+            )
+        ]
+        indexes = [models.Index(fields=["organization", "hour"], name="usage_org_hour")]
+
+    def __str__(self) -> str:
+        return f"{self.product}.{self.metric} {self.hour:%Y-%m-%d %H}:00 = {self.value}"
