@@ -16,7 +16,9 @@ from pathlib import Path
 def main(argv: list[str]) -> int:
     here = Path(__file__).parent
     names = argv or sorted(
-        info.name for info in pkgutil.iter_modules([str(here)]) if not info.name.startswith("_") and info.name != "common"
+        info.name
+        for info in pkgutil.iter_modules([str(here)])
+        if not info.name.startswith("_") and info.name != "common"
     )
     for name in names:
         print(f"\n== bench/{name}", flush=True)

@@ -69,7 +69,7 @@ def count_queries() -> Iterator[list[str]]:
 
     seen: list[str] = []
 
-    def record(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+    def record(execute, sql, params, many, context):
         seen.append(sql)
         return execute(sql, params, many, context)
 
