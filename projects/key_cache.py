@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-REVOCATION_TOKEN_CACHE_KEY = "projects:api-key-revocation-token"
+REVOCATION_TOKEN_CACHE_KEY = "projects:api-key-revocation-token"  # noqa: S105 (a cache key name)
 REVOCATION_CHECK_SECONDS = 0.5
 MAX_ENTRIES = 10_000
 # A safety net only: entries are dropped on revocation long before this.

@@ -44,7 +44,7 @@ def _add_errors(form: Form, error: ValidationError) -> None:
 @require_http_methods(["GET", "POST"])
 @login_required
 def project_create(request: AuthenticatedRequest, organization_slug: str) -> HttpResponse:
-    """"New project" on the Overview: a dialog asking for a name."""
+    """ "New project" on the Overview: a dialog asking for a name."""
     membership = membership_for_user(user=request.user, organization_slug=organization_slug)
     require(membership, Action.CREATE_PROJECT)
     organization = membership.organization
@@ -164,7 +164,7 @@ def project_api_keys(
 def api_key_create(
     request: AuthenticatedRequest, organization_slug: str, project_id: uuid.UUID
 ) -> HttpResponse:
-    """"New API Key": a name (and expiry); "Create API Key" then shows the key, once, in the same dialog."""
+    """ "New API Key": a name (and expiry); "Create API Key" then shows the key, once, in the same dialog."""
     membership, project = selectors.project_for_user(
         user=request.user, organization_slug=organization_slug, project_id=project_id
     )

@@ -4,10 +4,10 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from console.audit import Actor
 from console.models import AuditEvent, Role
 from projects.models import ApiKey, Project
 from projects.services import api_key_authenticate, api_key_create
-from console.audit import Actor
 from tests.factories import ApiKeyFactory, MembershipFactory, ProjectFactory
 
 pytestmark = pytest.mark.django_db
@@ -182,7 +182,10 @@ def test_delete_project_takes_its_keys_and_returns_to_the_overview(owner_client,
     response = owner_client.post(url("delete", project), {"confirm_name": project.name}, headers=HTMX)
     overview = reverse("organization_overview", args=[project.organization.slug])
     assert response["HX-Redirect"] == overview
-    assert f"Project “{project.name}” and its API keys were deleted." in owner_client.get(overview).content.decode()
+    assert (
+        f"Project “{project.name}” and its API keys were deleted."
+        in owner_client.get(overview).content.decode()
+    )
     assert not Project.objects.filter(pk=project.pk).exists()
     assert not ApiKey.objects.filter(pk=api_key.pk).exists()
     assert api_key_authenticate(raw_key) is None
@@ -334,7 +337,9 @@ def test_every_project_url_of_another_organization_is_not_found(outsider_client,
     for path in read_only + writable:
         assert outsider_client.get(path).status_code == 404, path
     for path in writable:
-        assert outsider_client.post(path, {"name": "x", "confirm_name": project.name}).status_code == 404, path
+        assert outsider_client.post(path, {"name": "x", "confirm_name": project.name}).status_code == 404, (
+            path
+        )
     for path in read_only:  # the same answer for every project, so it tells nothing
         assert outsider_client.post(path).status_code == 405, path
     assert Project.objects.filter(pk=project.pk, name=project.name).exists()
