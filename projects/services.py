@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from console.audit import Actor, audit_record
 from console.models import Organization
@@ -116,6 +117,7 @@ def _api_key_name_taken(name: str) -> ValidationError:
     )
 
 
+@sensitive_variables("raw_key")
 @transaction.atomic
 def api_key_create(
     *, project: Project, name: str, actor: Actor, expires_in_days: int | None = None
@@ -187,6 +189,7 @@ def _last_used_stale(api_key: ApiKey, now: datetime) -> Q:
     return Q(pk=api_key.pk) & (Q(last_used__isnull=True) | Q(last_used__lt=now - LAST_USED_RESOLUTION))
 
 
+@sensitive_variables("raw_key")
 def api_key_authenticate(raw_key: str) -> ApiKey | None:
     """The key (with its project) that ``raw_key`` is, or None when it is not a valid key.
 
@@ -222,6 +225,7 @@ def api_key_authenticate(raw_key: str) -> ApiKey | None:
     return api_key
 
 
+@sensitive_variables("raw_key")
 async def aapi_key_authenticate(raw_key: str) -> ApiKey | None:
     """``api_key_authenticate`` for async code (the Starlette data plane), with Django's async ORM.
 

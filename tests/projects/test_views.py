@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -354,3 +356,15 @@ def test_a_project_is_not_reachable_through_another_organizations_slug(project):
     path = reverse("projects:settings", args=[member.organization.slug, project.pk])
     assert client.get(path).status_code == 404
     assert client.post(path, {"name": "Hijacked"}).status_code == 404
+
+
+def test_no_tab_or_get_started_link_is_a_dead_end(owner_client, project):
+    """The product tabs and steps link only to pages that exist (they appear once their apps do)."""
+    ApiKeyFactory(project=project)
+    html = owner_client.get(url("dashboard", project)).content.decode()
+    tabs = html.split('aria-label="Project"')[1].split("</nav>")[0]
+    steps = html.split('id="get-started"')[1].split("</section>")[0]
+    hrefs = re.findall(r'href="([^"]+)"', tabs + steps)
+    assert url("settings", project) in hrefs and url("api_keys", project) in hrefs
+    for href in hrefs:
+        assert owner_client.get(href).status_code == 200, href

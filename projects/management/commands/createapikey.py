@@ -4,6 +4,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.views.decorators.debug import sensitive_variables
 
 from console.audit import Actor
 from projects import services
@@ -26,6 +27,7 @@ class Command(BaseCommand):
             help="The key stops working after N days (default: never).",
         )
 
+    @sensitive_variables("raw_key")
     def handle(self, *args: Any, **options: Any) -> None:
         project = project_by_id(options["project_id"])
         try:
