@@ -7,6 +7,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -21,6 +22,8 @@ from console.models import Membership
 from console.permissions import Action, require
 
 LAST_ORGANIZATION_SESSION_KEY = "organization"
+# Pages stay fast however many projects an organization has (bench/project_pages.py).
+OVERVIEW_PAGE_SIZE = 50
 
 
 @require_GET
@@ -61,11 +64,17 @@ def organization_create(request: AuthenticatedRequest) -> HttpResponse:
 def organization_overview(request: AuthenticatedRequest, organization_slug: str) -> HttpResponse:
     membership = selectors.membership_for_user(user=request.user, organization_slug=organization_slug)
     request.session[LAST_ORGANIZATION_SESSION_KEY] = organization_slug
-    projects = selectors.organization_projects(organization=membership.organization)
+    projects = Paginator(
+        selectors.organization_projects(organization=membership.organization), OVERVIEW_PAGE_SIZE
+    )
     return render(
         request,
         "console/overview.html",
-        {"membership": membership, "organization": membership.organization, "projects": projects},
+        {
+            "membership": membership,
+            "organization": membership.organization,
+            "projects": projects.get_page(request.GET.get("page")),
+        },
     )
 
 
