@@ -31,7 +31,7 @@ def test_admin_invites_a_developer_who_signs_up_then_is_demoted_and_the_audit_lo
     organization = owner.organization
     admin = MembershipFactory(organization=organization, role=Role.ADMIN, user__email="admin@example.com")
     project = ProjectFactory(organization=organization, name="Storefront")
-    keys_tab = live_server.url + reverse("projects:settings_keys", args=[organization.slug, project.pk])
+    keys_tab = live_server.url + reverse("projects:api_keys", args=[organization.slug, project.pk])
     page = login_page(admin.user)
 
     # The admin invites a developer from Settings › Members.
