@@ -122,7 +122,10 @@ if test_url := env.str("TEST_DATABASE_URL", default=""):
     DATABASES["default"].update({key: _test[key] for key in ("HOST", "PORT", "USER", "PASSWORD")})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://console")}
+CACHE_URL = env.str("CACHE_URL", default="locmemcache://console")
+CACHES = {"default": env.cache_url_config(CACHE_URL)}
+# The data plane talks to Redis directly (asyncio client) when the cache is Redis.
+REDIS_URL = CACHE_URL if CACHE_URL.startswith(("redis://", "rediss://")) else ""
 
 AUTH_USER_MODEL = "console.User"
 PASSWORD_HASHERS = [
@@ -254,3 +257,9 @@ ACCELERATE_REGIONS = [
 ]
 # Seconds the configure form waits for the user's database (DNS, connect, TLS, SELECT 1).
 ACCELERATE_CHECK_TIMEOUT = env.float("ACCELERATE_CHECK_TIMEOUT", default=5.0)
+# Reported in every gateway answer's info.region: where this gateway process runs.
+GATEWAY_REGION = env.str("GATEWAY_REGION", default="local")
+# How long a gateway process trusts what it read of a project's configuration (seconds):
+# disabling Accelerate or changing its settings reaches every process within this time.
+GATEWAY_CONFIG_TTL = env.float("GATEWAY_CONFIG_TTL", default=1.0)
+GATEWAY_CACHE_MAX_ENTRIES = env.int("GATEWAY_CACHE_MAX_ENTRIES", default=10_000)
