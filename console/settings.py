@@ -204,3 +204,9 @@ warnings.filterwarnings("ignore", message="StreamingHttpResponse must consume sy
 WHITENOISE_USE_FINDERS = EMBEDDED or DEBUG or TESTING
 if WHITENOISE_USE_FINDERS:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+
+# Pulse (pulse/): early access, and how long the console waits on a user's database.
+PULSE_OPEN_ACCESS = env.bool("PULSE_OPEN_ACCESS", default=EMBEDDED)
+PULSE_CHECK_TIMEOUT = env.float("PULSE_CHECK_TIMEOUT", default=5.0)
+# Creating a logical slot waits for the transactions running on the server to finish.
+PULSE_SLOT_CREATE_TIMEOUT = env.float("PULSE_SLOT_CREATE_TIMEOUT", default=30.0)

@@ -1,0 +1,95 @@
+"""Where the products run (Accelerate's pool, Pulse's capture), and which region suits a database host.
+
+Both products offer the same regions and the same recommendation, so the list lives once,
+in the core.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+REGIONS: tuple[tuple[str, str], ...] = (
+    ("ap-south-1", "Asia Pacific (Mumbai)"),
+    ("ap-northeast-1", "Asia Pacific (Tokyo)"),
+    ("ap-northeast-2", "Asia Pacific (Seoul)"),
+    ("ap-southeast-1", "Asia Pacific (Singapore)"),
+    ("ap-southeast-2", "Asia Pacific (Sydney)"),
+    ("ca-central-1", "Canada (Central)"),
+    ("eu-central-1", "Europe (Frankfurt)"),
+    ("eu-west-1", "Europe (Ireland)"),
+    ("eu-west-2", "Europe (London)"),
+    ("eu-west-3", "Europe (Paris)"),
+    ("eu-north-1", "Europe (Stockholm)"),
+    ("sa-east-1", "South America (São Paulo)"),
+    ("us-east-1", "US East (N. Virginia)"),
+    ("us-east-2", "US East (Ohio)"),
+    ("us-west-1", "US West (N. California)"),
+    ("us-west-2", "US West (Oregon)"),
+)
+
+_AWS_REGION = r"(?P<region>[a-z]{2}-[a-z]+-\d)"
+
+
+@dataclass(frozen=True)
+class HostPattern:
+    provider: str
+    pattern: re.Pattern[str]
+    # For providers that name regions their own way (Render's "oregon").
+    aliases: dict[str, str] | None = None
+
+
+HOST_PATTERNS = (
+    HostPattern("AWS RDS", re.compile(rf".+\.{_AWS_REGION}\.rds\.amazonaws\.com\.?")),
+    HostPattern("AWS EC2", re.compile(rf".+\.{_AWS_REGION}\.compute\.amazonaws\.com\.?")),
+    HostPattern("AWS EC2", re.compile(r".+\.compute-1\.amazonaws\.com\.?"), {"": "us-east-1"}),
+    HostPattern("Neon", re.compile(rf".+\.{_AWS_REGION}\.aws\.neon\.tech\.?")),
+    HostPattern("Supabase", re.compile(rf"aws-\d+-{_AWS_REGION}\.pooler\.supabase\.com\.?")),
+    HostPattern("CockroachDB", re.compile(rf".+\.aws-{_AWS_REGION}\.cockroachlabs\.cloud\.?")),
+    HostPattern("Xata", re.compile(rf"{_AWS_REGION}\.sql\.xata\.sh\.?")),
+    HostPattern(
+        "Render",
+        re.compile(r".+\.(?P<region>oregon|ohio|virginia|frankfurt|singapore)-postgres\.render\.com\.?"),
+        {
+            "oregon": "us-west-2",
+            "ohio": "us-east-2",
+            "virginia": "us-east-1",
+            "frankfurt": "eu-central-1",
+            "singapore": "ap-southeast-1",
+        },
+    ),
+)
+
+
+@dataclass(frozen=True)
+class RegionRecommendation:
+    region: str
+    reason: str
+
+
+def region_choices() -> list[tuple[str, str]]:
+    """The regions offered, as (code, "Readable name (code)") pairs."""
+    return [(code, f"{name} ({code})") for code, name in REGIONS]
+
+
+def region_name(code: str) -> str:
+    return dict(REGIONS).get(code, code)
+
+
+def region_recommend(host: str) -> RegionRecommendation | None:
+    """The offered region the host name says the database is in, with the reason; None if it does not say."""
+    offered = dict(REGIONS)
+    host = host.lower()
+    for candidate in HOST_PATTERNS:
+        match = candidate.pattern.fullmatch(host)
+        if match is None:
+            continue
+        named = match.groupdict().get("region") or ""
+        region = (candidate.aliases or {}).get(named, named)
+        if region in offered:
+            return RegionRecommendation(
+                region=region,
+                reason=f"Recommended: the host is a {candidate.provider} database in {offered[region]} "
+                f"({region}); running next to the database keeps latency low.",
+            )
+    return None

@@ -1,0 +1,88 @@
+"""Pulse's tests run against real servers: the embedded PostgreSQL (wal_level=logical) stands in
+for a ready database, the machine's PostgreSQL 15 (wal_level=replica) for one that is not."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import psycopg
+import pytest
+from psycopg import conninfo, sql
+
+MACHINE_POSTGRES = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
+
+
+def url_from_conninfo(text: str) -> str:
+    values = conninfo.conninfo_to_dict(text)
+    password = f":{values['password']}" if values.get("password") else ""
+    return f"postgresql://{values['user']}{password}@{values['host']}:{values['port']}/{values['dbname']}"
+
+
+@pytest.fixture
+def source_url(source_database) -> str:
+    """A postgresql:// URL of a fresh database on the embedded server (wal_level=logical, superuser)."""
+    return url_from_conninfo(source_database)
+
+
+@dataclass(frozen=True)
+class MachineDatabase:
+    database: str
+    role: str
+    url: str  # as the role without REPLICATION
+    superuser_url: str
+    admin: str  # conninfo of the scratch database as postgres
+
+
+@pytest.fixture
+def machine_database() -> Iterator[MachineDatabase]:
+    """A scratch database on the machine's PostgreSQL 15 (wal_level=replica) and a role without
+    REPLICATION that owns nothing in it; both dropped afterwards."""
+    try:
+        admin = psycopg.connect(MACHINE_POSTGRES, autocommit=True)
+    except psycopg.OperationalError as error:
+        message = f"The machine's PostgreSQL at 127.0.0.1:5432 is unreachable: {error}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    suffix = uuid.uuid4().hex[:10]
+    database, role, password = f"pulse_check_{suffix}", f"pulse_app_{suffix}", f"pw-{suffix}"
+    with admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+        admin.execute(
+            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(password))
+        )
+        try:
+            yield MachineDatabase(
+                database=database,
+                role=role,
+                url=f"postgresql://{role}:{password}@127.0.0.1:5432/{database}",
+                superuser_url=f"postgresql://postgres@127.0.0.1:5432/{database}",
+                admin=f"host=127.0.0.1 port=5432 user=postgres dbname={database}",
+            )
+        finally:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
+            admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
+def run_sql(conninfo_or_url: str, *statements: str) -> None:
+    with psycopg.connect(conninfo_or_url, autocommit=True) as connection:
+        for statement in statements:
+            connection.execute(statement)  # type: ignore[arg-type]
+
+
+def slot_names(conninfo_or_url: str) -> list[str]:
+    with psycopg.connect(conninfo_or_url, autocommit=True) as connection:
+        return [
+            row[0]
+            for row in connection.execute(
+                "SELECT slot_name FROM pg_replication_slots WHERE database = current_database() ORDER BY 1"
+            )
+        ]
+
+
+def publication_names(conninfo_or_url: str) -> list[str]:
+    with psycopg.connect(conninfo_or_url, autocommit=True) as connection:
+        return [row[0] for row in connection.execute("SELECT pubname FROM pg_publication ORDER BY 1")]
