@@ -75,6 +75,7 @@ def pulse_enable(
     name is reused only if it is ours (pgoutput, this database, not in use).
     """
     region = pulse_region_clean(region)
+    tables = pulse_tables_clean(",".join(tables))
     existing = PulseConfig.objects.filter(project=project).first()
     if existing is not None and existing.enabled:
         raise PulseError("Pulse is already enabled for this project.")

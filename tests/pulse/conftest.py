@@ -4,6 +4,8 @@ for a ready database, the machine's PostgreSQL 15 (wal_level=replica) for one th
 from __future__ import annotations
 
 import os
+import socket
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -86,3 +88,74 @@ def slot_names(conninfo_or_url: str) -> list[str]:
 def publication_names(conninfo_or_url: str) -> list[str]:
     with psycopg.connect(conninfo_or_url, autocommit=True) as connection:
         return [row[0] for row in connection.execute("SELECT pubname FROM pg_publication ORDER BY 1")]
+
+
+class TcpProxy:
+    """A TCP forwarder on a fixed local port to a database server: stopping it makes the database
+    unreachable at that address (and cuts open connections), starting it again brings it back."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        self.port = probe.getsockname()[1]
+        probe.close()
+        self._listener: socket.socket | None = None
+        self._sockets: list[socket.socket] = []
+
+    def start(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen()
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def _accept(self, listener) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            self._sockets += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source, sink) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                try:
+                    sock.close()
+                except OSError:
+                    pass
+
+    def stop(self) -> None:
+        if self._listener is not None:
+            # shutdown() wakes the thread blocked in accept(); close() alone would not.
+            self._listener.shutdown(socket.SHUT_RDWR)
+            self._listener.close()
+            self._listener = None
+        for sock in self._sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+            except OSError:
+                pass
+        self._sockets.clear()
+
+
+@pytest.fixture
+def proxied_source(source_database) -> Iterator[tuple[str, TcpProxy]]:
+    """(URL through a proxy, the proxy) for the source database; stop the proxy to take it away."""
+    values = conninfo.conninfo_to_dict(source_database)
+    proxy = TcpProxy(int(values["port"]))
+    proxy.start()
+    yield f"postgresql://{values['user']}@127.0.0.1:{proxy.port}/{values['dbname']}", proxy
+    proxy.stop()
