@@ -3,6 +3,7 @@ for a ready database, the machine's PostgreSQL 15 (wal_level=replica) for one th
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -124,17 +125,12 @@ class TcpProxy:
 
     @staticmethod
     def _pipe(source, sink) -> None:
-        try:
+        with contextlib.suppress(OSError):
             while data := source.recv(65536):
                 sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for sock in (source, sink):
-                try:
-                    sock.close()
-                except OSError:
-                    pass
+        for sock in (source, sink):
+            with contextlib.suppress(OSError):
+                sock.close()
 
     def stop(self) -> None:
         if self._listener is not None:
@@ -143,11 +139,9 @@ class TcpProxy:
             self._listener.close()
             self._listener = None
         for sock in self._sockets:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
                 sock.close()
-            except OSError:
-                pass
         self._sockets.clear()
 
 
