@@ -23,5 +23,6 @@ urlpatterns = [
     path("o/<slug:organization_slug>/", views.organization_overview, name="organization_overview"),
     path("o/<slug:organization_slug>/settings/", views.organization_settings, name="organization_settings"),
     path("o/<slug:organization_slug>/projects/", include("projects.urls")),
+    path("o/<slug:organization_slug>/projects/", include("pulse.urls")),
     path("admin/", admin.site.urls),
 ]
