@@ -8,8 +8,15 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+_django_ready = False
+
 
 def setup_django() -> None:
+    """Idempotent, so that `make bench` can run several modules in one process."""
+    global _django_ready
+    if _django_ready:
+        return
+    _django_ready = True
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
     os.environ.setdefault("CONSOLE_TESTING", "1")  # fast password hashing for generated users
     import django

@@ -1,10 +1,25 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from console.models import AuditEvent, Membership, Organization, User
+from console.access import product_access_grant, product_access_granted
+from console.audit import Actor
+from console.models import (
+    AuditEvent,
+    Invitation,
+    Membership,
+    Organization,
+    ProductAccess,
+    ProductAccessRequest,
+    User,
+)
+from console.products import products_all
 
 
 @admin.register(User)
@@ -69,4 +84,85 @@ class AuditEventAdmin(admin.ModelAdmin[AuditEvent]):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: AuditEvent | None = None) -> bool:
+        return False
+
+
+@admin.register(ProductAccess)
+class ProductAccessAdmin(admin.ModelAdmin[ProductAccess]):
+    """Grants of Preview products (also: ``manage.py grantaccess ORG_SLUG PRODUCT``)."""
+
+    list_display = ("organization", "product", "granted_by", "created")
+    list_filter = ("product",)
+    search_fields = ("organization__name", "organization__slug")
+    autocomplete_fields = ("organization",)
+    readonly_fields = ("granted_by", "created")
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "product":
+            return forms.ChoiceField(choices=[(product.key, product.name) for product in products_all()])
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: ProductAccess, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        grant, _ = product_access_grant(
+            organization=obj.organization, product=obj.product, actor=Actor.from_request(request)
+        )
+        obj.pk = grant.pk
+
+
+@admin.register(ProductAccessRequest)
+class ProductAccessRequestAdmin(admin.ModelAdmin[ProductAccessRequest]):
+    """Requests for Preview access; the action grants them."""
+
+    list_display = ("organization", "product", "requested_by", "created", "granted")
+    list_filter = ("product",)
+    search_fields = ("organization__name", "organization__slug", "requested_by__email")
+    list_select_related = ("organization", "requested_by")
+    actions = ("grant_access",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ProductAccessRequest | None = None) -> bool:
+        return False
+
+    @admin.display(boolean=True, description="Granted")
+    def granted(self, obj: ProductAccessRequest) -> bool:
+        return product_access_granted(organization=obj.organization, product=obj.product)
+
+    @admin.action(description="Grant access to the selected organizations")
+    def grant_access(self, request: HttpRequest, queryset: QuerySet[ProductAccessRequest]) -> None:
+        actor = Actor.from_request(request)
+        granted = sum(
+            product_access_grant(organization=item.organization, product=item.product, actor=actor)[1]
+            for item in queryset.select_related("organization")
+        )
+        self.message_user(request, f"Granted access to {granted} organization(s).", messages.SUCCESS)
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin[Invitation]):
+    """Read-only: invitations are made and revoked in the console (the token is never stored)."""
+
+    list_display = (
+        "email",
+        "organization",
+        "role",
+        "invited_by",
+        "created",
+        "expires",
+        "accepted_at",
+        "revoked_at",
+    )
+    list_filter = ("role",)
+    search_fields = ("email", "organization__name", "organization__slug")
+    list_select_related = ("organization", "invited_by")
+    exclude = ("token_digest",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Invitation | None = None) -> bool:
         return False

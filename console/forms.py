@@ -1,13 +1,15 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
+from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 
 from console import services
 from console.audit import client_ip
+from console.models import Role
 
 
 class ThrottledAuthenticationForm(AuthenticationForm):
@@ -48,3 +50,64 @@ class OrganizationCreateForm(forms.Form):
         required=False,
         help_text="Lowercase letters, digits and hyphens. Leave empty to derive it from the name.",
     )
+
+
+class OrganizationRenameForm(forms.Form):
+    name = forms.CharField(label="Organization name", max_length=100, strip=True)
+
+
+class OrganizationDeleteForm(forms.Form):
+    confirm_name = forms.CharField(label="Organization name", strip=True)
+
+    def __init__(self, *args: Any, organization_name: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["confirm_name"].label = f"Type “{organization_name}” to confirm"
+        self.fields["confirm_name"].widget.attrs.update(autocomplete="off", autofocus=True)
+
+
+class InvitationForm(forms.Form):
+    email = forms.CharField(label="Email", max_length=254, strip=True)
+    role = forms.ChoiceField(label="Role", choices=Role.choices, initial=Role.DEVELOPER)
+
+    def __init__(self, *args: Any, roles: list[Role], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Only the roles the inviter may give; the service enforces the same rule.
+        role_field = cast(forms.ChoiceField, self.fields["role"])
+        role_field.choices = [(role.value, role.label) for role in roles]
+        self.fields["email"].widget = forms.EmailInput(attrs={"autocomplete": "off", "autofocus": True})
+
+
+class MemberRoleForm(forms.Form):
+    role = forms.ChoiceField(label="Role", choices=Role.choices)
+
+
+class SignUpForm(forms.Form):
+    """Name and password for a new account; the email comes from the invitation or a field."""
+
+    name = forms.CharField(label="Your name", max_length=150, required=False, strip=True)
+    password1 = forms.CharField(
+        label="Password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=password_validation.password_validators_help_text_html(),
+    )
+    password2 = forms.CharField(
+        label="Password (again)",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if (
+            cleaned.get("password1")
+            and cleaned.get("password2")
+            and cleaned["password1"] != cleaned["password2"]
+        ):
+            self.add_error("password2", "The two passwords differ. Type the same password twice.")
+        return cleaned
+
+
+class OpenSignUpForm(SignUpForm):
+    email = forms.EmailField(label="Email", max_length=254)
+    field_order = ("email", "name", "password1", "password2")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, ClassVar
 
 from django.conf import settings
@@ -116,7 +117,114 @@ class AuditEvent(models.Model):
         indexes = [
             models.Index(fields=["organization", "-created", "-id"], name="audit_org_created"),
             models.Index(fields=["organization", "action"], name="audit_org_action"),
+            models.Index(fields=["organization", "actor_label"], name="audit_org_actor"),
         ]
 
     def __str__(self) -> str:
         return f"{self.actor_label} {self.action} {self.target_type} {self.target_label}"
+
+
+class ProductAccess(models.Model):
+    """An organization may use a product that is in Preview (see console/products.py)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="product_access")
+    product = models.CharField(max_length=32, help_text="The product's key, e.g. accelerate.")
+    granted_by = models.CharField(max_length=254, help_text="Who granted it: an email or a command.")
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "product access"
+        verbose_name_plural = "product access"
+        ordering = ("organization__name", "product")
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "product"], name="product_access_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization} may use {self.product}"
+
+
+class ProductAccessRequest(models.Model):
+    """A member asked for access to a product in Preview; admins see these in Django admin."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="product_access_requests"
+    )
+    product = models.CharField(max_length=32)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("-created",)
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "product"], name="product_access_request_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization} asks for {self.product}"
+
+
+class Invitation(models.Model):
+    """An invitation to join an organization with a role, accepted through a single-use link.
+
+    Only the SHA-256 digest of the link's token is stored: the token itself is shown
+    once to the inviter and sent by email, never kept.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.DEVELOPER)
+    token_digest = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created = models.DateTimeField(default=timezone.now)
+    expires = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created", "-id")
+        indexes = [models.Index(fields=["organization", "email"], name="invitation_org_email")]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.organization} ({self.role})"
+
+    def is_expired(self, now: datetime | None = None) -> bool:
+        return (now or timezone.now()) >= self.expires
+
+    @property
+    def is_open(self) -> bool:
+        """Neither accepted nor revoked (it may still have expired)."""
+        return self.accepted_at is None and self.revoked_at is None
+
+
+class UsageCounter(models.Model):
+    """How much of one metric one project used in one hour (UTC), written by the products' meters.
+
+    ``project_id`` is not a foreign key: the core does not know projects, and an
+    organization's usage history outlives a deleted project.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="usage_counters")
+    project_id = models.UUIDField()
+    product = models.CharField(max_length=16)
+    metric = models.CharField(max_length=32)
+    hour = models.DateTimeField(help_text="The start of the hour, UTC.")
+    value = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project_id", "product", "metric", "hour"], name="usage_counter_unique_hour"
+            )
+        ]
+        indexes = [models.Index(fields=["organization", "hour"], name="usage_org_hour")]
+
+    def __str__(self) -> str:
+        return f"{self.product}.{self.metric} {self.hour:%Y-%m-%d %H}:00 = {self.value}"

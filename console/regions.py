@@ -1,7 +1,7 @@
 """Where the products run (Accelerate's pool, Pulse's capture), and which region suits a database host.
 
-Both products offer the same regions and the same recommendation, so the list lives once,
-in the core.
+Both products offer the same regions (the ACCELERATE_REGIONS setting) and the same
+recommendation, so this lives once, in the core.
 """
 
 from __future__ import annotations
@@ -9,24 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-REGIONS: tuple[tuple[str, str], ...] = (
-    ("ap-south-1", "Asia Pacific (Mumbai)"),
-    ("ap-northeast-1", "Asia Pacific (Tokyo)"),
-    ("ap-northeast-2", "Asia Pacific (Seoul)"),
-    ("ap-southeast-1", "Asia Pacific (Singapore)"),
-    ("ap-southeast-2", "Asia Pacific (Sydney)"),
-    ("ca-central-1", "Canada (Central)"),
-    ("eu-central-1", "Europe (Frankfurt)"),
-    ("eu-west-1", "Europe (Ireland)"),
-    ("eu-west-2", "Europe (London)"),
-    ("eu-west-3", "Europe (Paris)"),
-    ("eu-north-1", "Europe (Stockholm)"),
-    ("sa-east-1", "South America (São Paulo)"),
-    ("us-east-1", "US East (N. Virginia)"),
-    ("us-east-2", "US East (Ohio)"),
-    ("us-west-1", "US West (N. California)"),
-    ("us-west-2", "US West (Oregon)"),
-)
+from django.conf import settings
 
 _AWS_REGION = r"(?P<region>[a-z]{2}-[a-z]+-\d)"
 
@@ -68,17 +51,19 @@ class RegionRecommendation:
 
 
 def region_choices() -> list[tuple[str, str]]:
-    """The regions offered, as (code, "Readable name (code)") pairs."""
-    return [(code, f"{name} ({code})") for code, name in REGIONS]
+    """The regions offered, as (code, "Readable name (code)") pairs, from ACCELERATE_REGIONS."""
+    return [
+        (code, f"{name} ({code})" if name != code else code) for code, name in settings.ACCELERATE_REGIONS
+    ]
 
 
 def region_name(code: str) -> str:
-    return dict(REGIONS).get(code, code)
+    return str(dict(settings.ACCELERATE_REGIONS).get(code, code))
 
 
 def region_recommend(host: str) -> RegionRecommendation | None:
     """The offered region the host name says the database is in, with the reason; None if it does not say."""
-    offered = dict(REGIONS)
+    offered = dict(settings.ACCELERATE_REGIONS)
     host = host.lower()
     for candidate in HOST_PATTERNS:
         match = candidate.pattern.fullmatch(host)
@@ -89,7 +74,7 @@ def region_recommend(host: str) -> RegionRecommendation | None:
         if region in offered:
             return RegionRecommendation(
                 region=region,
-                reason=f"Recommended: the host is a {candidate.provider} database in {offered[region]} "
-                f"({region}); running next to the database keeps latency low.",
+                reason=f"Recommended: the host name says this {candidate.provider} database is in "
+                f"{offered[region]} ({region}): running next to it keeps latency low.",
             )
     return None

@@ -1,22 +1,33 @@
-"""Writes of the core: users, organizations, memberships, and login throttling."""
+"""Writes of the core: users, organizations, memberships, invitations, and login throttling."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import logging
 import math
+import secrets
 import time
+from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import password_validation
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import transaction
+from django.utils import timezone
 from django.utils.text import slugify
 
+from console import permissions
 from console.audit import Actor, audit_record
-from console.models import Membership, Organization, Role, User
+from console.models import Invitation, Membership, Organization, Role, User
+
+logger = logging.getLogger(__name__)
 
 ORGANIZATION_NAME_MAX = 100
+INVITATION_LIFETIME = timedelta(days=7)
 
 
 def user_create(*, email: str, password: str | None, name: str = "", is_staff: bool = False) -> User:
@@ -105,6 +116,312 @@ def membership_add(*, organization: Organization, user: User, role: str, actor: 
         details={"role": role},
     )
     return membership
+
+
+@transaction.atomic
+def organization_rename(*, organization: Organization, name: str, actor: Actor) -> Organization:
+    """Give the organization a new name (its slug, and so its URLs, stay the same)."""
+    name = _clean_organization_name(name)
+    previous = organization.name
+    if name == previous:
+        return organization
+    organization.name = name
+    organization.save(update_fields=["name"])
+    audit_record(
+        actor=actor,
+        organization=organization,
+        action="organization.rename",
+        target=organization,
+        details={"from": previous, "to": name},
+    )
+    return organization
+
+
+@transaction.atomic
+def organization_delete(*, organization: Organization, confirm_name: str, actor: Actor) -> None:
+    """Delete the organization and, through its foreign keys, everything it owns (projects, their
+    API keys and stored connection strings, memberships, invitations). Irreversible.
+
+    ``confirm_name`` must be the organization's name exactly, or a ValidationError says so and
+    nothing changes. The audit event is written first and survives: its organization link is
+    set to NULL and it keeps ``organization_name``.
+    """
+    if confirm_name.strip() != organization.name:
+        raise ValidationError(
+            {"confirm_name": f"Type the organization's name, “{organization.name}”, exactly to confirm."}
+        )
+    audit_record(
+        actor=actor,
+        organization=organization,
+        action="organization.delete",
+        target=organization,
+        details={
+            "slug": organization.slug,
+            # The core reads projects through the reverse relation (it never imports the projects app).
+            "projects": organization.projects.count(),
+            "members": organization.memberships.count(),
+        },
+    )
+    organization.delete()
+
+
+def _owner_count_locked(organization: Organization) -> int:
+    """The number of owners, with their rows locked until the transaction ends, so two concurrent
+    changes cannot both see "another owner remains" and leave none."""
+    return len(
+        Membership.objects.select_for_update()
+        .filter(organization=organization, role=Role.OWNER)
+        .values_list("pk", flat=True)
+    )
+
+
+def _refuse_losing_last_owner(membership: Membership, what: str) -> None:
+    if membership.role == Role.OWNER and _owner_count_locked(membership.organization) <= 1:
+        raise ValidationError(
+            f"{membership.user.email} is the only owner of {membership.organization.name}, so they {what}. "
+            "Make another member an owner first."
+        )
+
+
+@transaction.atomic
+def membership_role_change(*, membership: Membership, role: str, by: Membership, actor: Actor) -> Membership:
+    """Give a member another role.
+
+    ``by`` is the acting member: admins change the roles of non-owners, only owners make or
+    demote owners (PermissionDenied otherwise); the last owner cannot be demoted (ValidationError).
+    """
+    if role not in Role.values:
+        raise ValidationError({"role": f"“{role}” is not a role; choose one of {', '.join(Role.values)}."})
+    permissions.require_manage_member(by, membership)
+    permissions.require_assign_role(by, role)
+    if role == membership.role:
+        return membership
+    if role != Role.OWNER:
+        _refuse_losing_last_owner(membership, "cannot be given another role")
+    previous = membership.role
+    membership.role = role
+    membership.save(update_fields=["role"])
+    audit_record(
+        actor=actor,
+        organization=membership.organization,
+        action="member.role_change",
+        target=membership.user,
+        details={"from": previous, "to": role},
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership, by: Membership, actor: Actor) -> None:
+    """Remove a member from the organization (``by`` may manage them; never the last owner)."""
+    permissions.require_manage_member(by, membership)
+    _refuse_losing_last_owner(membership, "cannot be removed")
+    membership.delete()
+    audit_record(
+        actor=actor,
+        organization=membership.organization,
+        action="member.remove",
+        target=membership.user,
+        details={"role": membership.role},
+    )
+
+
+@transaction.atomic
+def membership_leave(*, membership: Membership, actor: Actor) -> None:
+    """The member leaves the organization; the last owner cannot (ValidationError)."""
+    _refuse_losing_last_owner(membership, "cannot leave")
+    membership.delete()
+    audit_record(
+        actor=actor,
+        organization=membership.organization,
+        action="member.leave",
+        target=membership.user,
+        details={"role": membership.role},
+    )
+
+
+# Invitations ---------------------------------------------------------------------------------
+
+
+def invitation_token_digest(token: str) -> str:
+    """What is stored for an invitation token: its SHA-256, so a database leak reveals no link."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@transaction.atomic
+def invitation_create(
+    *, organization: Organization, email: str, role: str, by: Membership, actor: Actor
+) -> tuple[Invitation, str]:
+    """Invite an email address to the organization with a role, valid for 7 days.
+
+    Returns the invitation and its token; the token exists only in this return value (the
+    database keeps its digest), so the caller shows it once and sends it. Refused with a
+    ValidationError, changing nothing: an invalid email, an existing member, an invitation to
+    that email still pending. Only owners may invite owners (PermissionDenied).
+    """
+    email = email.strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ValidationError({"email": f"“{email}” is not a valid email address."}) from None
+    if role not in Role.values:
+        raise ValidationError({"role": f"“{role}” is not a role; choose one of {', '.join(Role.values)}."})
+    permissions.require_assign_role(by, role)
+    # One invitation at a time per address: lock the organization so two invites cannot race.
+    Organization.objects.select_for_update().filter(pk=organization.pk).first()
+    if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
+        raise ValidationError({"email": f"{email} is already a member of {organization.name}."})
+    now = timezone.now()
+    if Invitation.objects.filter(
+        organization=organization,
+        email__iexact=email,
+        accepted_at__isnull=True,
+        revoked_at__isnull=True,
+        expires__gt=now,
+    ).exists():
+        raise ValidationError(
+            {"email": f"{email} already has a pending invitation. Revoke it to send a new one."}
+        )
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation.objects.create(
+        organization=organization,
+        email=email,
+        role=role,
+        token_digest=invitation_token_digest(token),
+        invited_by=by.user,
+        created=now,
+        expires=now + INVITATION_LIFETIME,
+    )
+    audit_record(
+        actor=actor,
+        organization=organization,
+        action="invitation.create",
+        target=invitation,
+        target_label=email,
+        details={"email": email, "role": role},
+    )
+    return invitation, token
+
+
+def invitation_email_send(*, invitation: Invitation, link: str) -> bool:
+    """Email the invitation link to the invitee. False (and a log line without the link) when
+    the mail server refuses; the inviter still has the link to pass on."""
+    inviter = invitation.invited_by.display_name if invitation.invited_by else "A member"
+    body = (
+        f"{inviter} invited you to join {invitation.organization.name} on the Data Platform Console "
+        f"as {invitation.get_role_display()}.\n\n"
+        f"Accept the invitation: {link}\n\n"
+        f"The link works once and expires on {invitation.expires:%Y-%m-%d %H:%M} UTC. "
+        "If you did not expect it, ignore this email."
+    )
+    try:
+        send_mail(
+            subject=f"Join {invitation.organization.name} on the Data Platform Console",
+            message=body,
+            from_email=None,
+            recipient_list=[invitation.email],
+        )
+    except Exception as error:  # any transport failure: the link is still shown to the inviter
+        logger.warning("Invitation email to %s failed: %s", invitation.email, type(error).__name__)
+        return False
+    return True
+
+
+@transaction.atomic
+def invitation_revoke(*, invitation: Invitation, by: Membership, actor: Actor) -> Invitation:
+    """Revoke a pending invitation so its link stops working (ValidationError once accepted or revoked)."""
+    permissions.require_assign_role(by, invitation.role)
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if invitation.accepted_at is not None:
+        raise ValidationError(f"The invitation to {invitation.email} was already accepted.")
+    if invitation.revoked_at is not None:
+        raise ValidationError(f"The invitation to {invitation.email} was already revoked.")
+    invitation.revoked_at = timezone.now()
+    invitation.save(update_fields=["revoked_at"])
+    audit_record(
+        actor=actor,
+        organization=invitation.organization,
+        action="invitation.revoke",
+        target=invitation,
+        target_label=invitation.email,
+        details={"email": invitation.email, "role": invitation.role},
+    )
+    return invitation
+
+
+def invitation_problem(invitation: Invitation) -> str | None:
+    """Why the invitation can no longer be accepted, in words for the invitee; None while it can."""
+    if invitation.revoked_at is not None:
+        return "This invitation was revoked. Ask an admin of the organization for a new one."
+    if invitation.accepted_at is not None:
+        return "This invitation was already used. Each invitation link works once; log in to continue."
+    if invitation.is_expired():
+        return (
+            f"This invitation expired on {invitation.expires:%B} {invitation.expires.day}, "
+            f"{invitation.expires.year}. "
+            "Ask an admin of the organization for a new one."
+        )
+    return None
+
+
+@transaction.atomic
+def invitation_accept(*, invitation: Invitation, user: User, actor: Actor) -> Membership:
+    """The user joins the organization with the invitation's role; the invitation is used up.
+
+    ValidationError, changing nothing, when the invitation is revoked, used or expired, when
+    the user's email is not the invited one, or when they are already a member.
+    """
+    invitation = Invitation.objects.select_for_update().select_related("organization").get(pk=invitation.pk)
+    if problem := invitation_problem(invitation):
+        raise ValidationError(problem)
+    if user.email.lower() != invitation.email.lower():
+        raise ValidationError(
+            f"This invitation is for {invitation.email}, but you are signed in as {user.email}. "
+            f"Log out and sign in (or sign up) as {invitation.email} to accept it."
+        )
+    organization = invitation.organization
+    if Membership.objects.filter(organization=organization, user=user).exists():
+        raise ValidationError(f"You are already a member of {organization.name}.")
+    membership = Membership.objects.create(organization=organization, user=user, role=invitation.role)
+    invitation.accepted_at = timezone.now()
+    invitation.accepted_by = user
+    invitation.save(update_fields=["accepted_at", "accepted_by"])
+    audit_record(
+        actor=actor,
+        organization=organization,
+        action="invitation.accept",
+        target=user,
+        details={"email": invitation.email, "role": invitation.role, "invitation": invitation.pk},
+    )
+    return membership
+
+
+def user_sign_up(*, email: str, password: str, name: str = "") -> User:
+    """Create an account that can log in, with a password Django's validators accept.
+
+    ValidationError (keyed ``email`` or ``password``) when the email is invalid or taken or
+    the password is too weak; nothing is created then.
+    """
+    candidate = User(email=email.strip().lower(), name=name.strip())
+    try:
+        password_validation.validate_password(password, candidate)
+    except ValidationError as error:
+        raise ValidationError({"password": error.messages}) from None
+    return user_create(email=email, password=password, name=name)
+
+
+@transaction.atomic
+def invitation_sign_up(*, invitation: Invitation, password: str, name: str, actor: Actor) -> User:
+    """Create the invitee's account (with the invited email) and accept the invitation, together:
+    either both happen or neither does."""
+    if problem := invitation_problem(invitation):
+        raise ValidationError(problem)
+    user = user_sign_up(email=invitation.email, password=password, name=name)
+    # The request came from a visitor; from here on the actor is the account just created.
+    invitation_accept(
+        invitation=invitation, user=user, actor=dataclasses.replace(actor, user=user, label=user.email)
+    )
+    return user
 
 
 # Login throttling -----------------------------------------------------------------------------

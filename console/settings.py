@@ -186,7 +186,28 @@ EMAIL_BACKEND = env.str(
     if EMBEDDED
     else "django.core.mail.backends.smtp.EmailBackend",
 )
+# SMTP for invitations: either one EMAIL_URL (smtp+tls://user:password@host:587) or the separate variables.
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+if env.str("EMAIL_URL", default=""):
+    _email = env.email_url("EMAIL_URL")
+    EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+    EMAIL_HOST = _email["EMAIL_HOST"]
+    EMAIL_PORT = _email["EMAIL_PORT"]
+    EMAIL_HOST_USER = _email["EMAIL_HOST_USER"]
+    EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"]
+    EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS", False))
+    EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL", False))
+# An unreachable mail server must not hang the request that sends an invitation.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="console@localhost")
+
+# Self-service sign-up; when off, accounts are created only by accepting an invitation (or by operators).
+ALLOW_SIGNUP = env.bool("ALLOW_SIGNUP", default=False)
 
 LOGGING = {
     "version": 1,
@@ -204,6 +225,35 @@ warnings.filterwarnings("ignore", message="StreamingHttpResponse must consume sy
 WHITENOISE_USE_FINDERS = EMBEDDED or DEBUG or TESTING
 if WHITENOISE_USE_FINDERS:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+
+# Accelerate (accelerate/): Preview access, the public host of prisma:// strings, regions.
+ACCELERATE_OPEN_ACCESS = env.bool("ACCELERATE_OPEN_ACCESS", default=EMBEDDED)
+ACCELERATE_PUBLIC_HOST = env.str("ACCELERATE_PUBLIC_HOST", default="")  # empty: the request's host
+ACCELERATE_REGION_NAMES = {
+    "ap-south-1": "Asia Pacific (Mumbai)",
+    "ap-northeast-1": "Asia Pacific (Tokyo)",
+    "ap-northeast-2": "Asia Pacific (Seoul)",
+    "ap-southeast-1": "Asia Pacific (Singapore)",
+    "ap-southeast-2": "Asia Pacific (Sydney)",
+    "ca-central-1": "Canada (Central)",
+    "eu-central-1": "Europe (Frankfurt)",
+    "eu-west-1": "Europe (Ireland)",
+    "eu-west-2": "Europe (London)",
+    "eu-west-3": "Europe (Paris)",
+    "eu-north-1": "Europe (Stockholm)",
+    "sa-east-1": "South America (São Paulo)",
+    "us-east-1": "US East (N. Virginia)",
+    "us-east-2": "US East (Ohio)",
+    "us-west-1": "US West (N. California)",
+    "us-west-2": "US West (Oregon)",
+}
+# (code, readable name) pairs offered in the form; ACCELERATE_REGIONS=us-east-1,eu-west-1 narrows them.
+ACCELERATE_REGIONS = [
+    (code, ACCELERATE_REGION_NAMES.get(code, code))
+    for code in env.list("ACCELERATE_REGIONS", default=list(ACCELERATE_REGION_NAMES))
+]
+# Seconds the configure form waits for the user's database (DNS, connect, TLS, SELECT 1).
+ACCELERATE_CHECK_TIMEOUT = env.float("ACCELERATE_CHECK_TIMEOUT", default=5.0)
 
 # Pulse (pulse/): early access, and how long the console waits on a user's database.
 PULSE_OPEN_ACCESS = env.bool("PULSE_OPEN_ACCESS", default=EMBEDDED)

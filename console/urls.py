@@ -4,8 +4,22 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from console import views
+from console import views, views_members
 from console.forms import ThrottledAuthenticationForm
+
+settings_urlpatterns = [
+    path("", views.organization_settings, name="organization_settings"),
+    path("delete/", views.organization_delete, name="organization_delete"),
+    path("leave/", views_members.organization_leave, name="organization_leave"),
+    path("members/", views_members.organization_members, name="organization_members"),
+    path("members/invite/", views_members.invitation_create, name="invitation_create"),
+    path("members/<int:membership_id>/role/", views_members.member_role_change, name="member_role_change"),
+    path("members/<int:membership_id>/remove/", views_members.member_remove, name="member_remove"),
+    path(
+        "invitations/<int:invitation_id>/revoke/", views_members.invitation_revoke, name="invitation_revoke"
+    ),
+    path("audit-log/", views.organization_audit_log, name="organization_audit_log"),
+]
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -19,10 +33,13 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("account/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("account/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
+    path("signup/", views_members.signup, name="signup"),
+    path("invitations/<str:token>/", views_members.invitation_accept, name="invitation_accept"),
     path("organizations/new/", views.organization_create, name="organization_create"),
     path("o/<slug:organization_slug>/", views.organization_overview, name="organization_overview"),
-    path("o/<slug:organization_slug>/settings/", views.organization_settings, name="organization_settings"),
+    path("o/<slug:organization_slug>/settings/", include(settings_urlpatterns)),
     path("o/<slug:organization_slug>/projects/", include("projects.urls")),
+    path("o/<slug:organization_slug>/projects/", include("accelerate.urls")),
     path("o/<slug:organization_slug>/projects/", include("pulse.urls")),
     path("admin/", admin.site.urls),
 ]

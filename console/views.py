@@ -1,18 +1,29 @@
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import urlencode
+
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.http import HttpResponseClientRedirect
 
 from console import selectors, services
 from console.audit import Actor
-from console.forms import OrganizationCreateForm
+from console.forms import OrganizationCreateForm, OrganizationDeleteForm, OrganizationRenameForm
 from console.http import AuthenticatedRequest
+from console.models import Membership
+from console.permissions import Action, require
 
 LAST_ORGANIZATION_SESSION_KEY = "organization"
+# Pages stay fast however many projects an organization has (bench/project_pages.py).
+OVERVIEW_PAGE_SIZE = 50
 
 
 @require_GET
@@ -53,25 +64,130 @@ def organization_create(request: AuthenticatedRequest) -> HttpResponse:
 def organization_overview(request: AuthenticatedRequest, organization_slug: str) -> HttpResponse:
     membership = selectors.membership_for_user(user=request.user, organization_slug=organization_slug)
     request.session[LAST_ORGANIZATION_SESSION_KEY] = organization_slug
-    projects = selectors.organization_projects(organization=membership.organization)
+    projects = Paginator(
+        selectors.organization_projects(organization=membership.organization), OVERVIEW_PAGE_SIZE
+    )
     return render(
         request,
         "console/overview.html",
-        {"membership": membership, "organization": membership.organization, "projects": projects},
+        {
+            "membership": membership,
+            "organization": membership.organization,
+            "projects": projects.get_page(request.GET.get("page")),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def organization_settings(request: AuthenticatedRequest, organization_slug: str) -> HttpResponse:
+    """Settings › General: the name (admins rename it), leaving, and deletion for owners."""
+    membership = selectors.membership_for_user(user=request.user, organization_slug=organization_slug)
+    organization = membership.organization
+    if request.method == "POST":
+        require(membership, Action.MANAGE_ORGANIZATION)
+    form = OrganizationRenameForm(request.POST or None, initial={"name": organization.name})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.organization_rename(
+                organization=organization, name=form.cleaned_data["name"], actor=Actor.from_request(request)
+            )
+        except ValidationError as error:
+            form_errors_add(form, error)
+        else:
+            messages.success(request, f"Organization renamed to “{organization.name}”.")
+            return redirect("organization_settings", organization_slug=organization.slug)
+    return render(
+        request,
+        "console/organization_settings.html",
+        {
+            **settings_context(membership, "general"),
+            "form": form,
+            "owner_count": selectors.organization_owner_count(organization=organization),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def organization_delete(request: AuthenticatedRequest, organization_slug: str) -> HttpResponse:
+    """The typed-name confirmation (a dialog, or a page without JavaScript), then the deletion."""
+    membership = selectors.membership_for_user(user=request.user, organization_slug=organization_slug)
+    require(membership, Action.DELETE_ORGANIZATION)
+    organization = membership.organization
+    form = OrganizationDeleteForm(request.POST or None, organization_name=organization.name)
+    if request.method == "POST" and form.is_valid():
+        name = organization.name
+        try:
+            services.organization_delete(
+                organization=organization,
+                confirm_name=form.cleaned_data["confirm_name"],
+                actor=Actor.from_request(request),
+            )
+        except ValidationError as error:
+            form_errors_add(form, error)
+        else:
+            request.session.pop(LAST_ORGANIZATION_SESSION_KEY, None)
+            messages.success(request, f"Organization “{name}” and everything in it was deleted.")
+            return redirect_after_modal(request, reverse("home"))
+    return render(
+        request,
+        "console/organization_delete.html",
+        {**settings_context(membership, "general"), "form": form},
     )
 
 
 @require_GET
 @login_required
-def organization_settings(request: AuthenticatedRequest, organization_slug: str) -> HttpResponse:
+def organization_audit_log(request: AuthenticatedRequest, organization_slug: str) -> HttpResponse:
+    """Settings › Audit log: newest first, filtered by action and actor, one keyset page at a time."""
     membership = selectors.membership_for_user(user=request.user, organization_slug=organization_slug)
+    require(membership, Action.VIEW_AUDIT_LOG)
     organization = membership.organization
-    return render(
-        request,
-        "console/organization_settings.html",
-        {
-            "membership": membership,
-            "organization": organization,
-            "members": selectors.organization_members(organization=organization),
-        },
-    )
+    action = request.GET.get("action", "")
+    actor = request.GET.get("actor", "")
+    before = selectors.AuditCursor.decode(request.GET.get("before", ""))
+    page = selectors.audit_log_page(organization=organization, action=action, actor=actor, before=before)
+    next_url = ""
+    if page.next_cursor is not None:
+        query = {key: value for key, value in (("action", action), ("actor", actor)) if value}
+        next_url = "?" + urlencode({**query, "before": page.next_cursor.encode()})
+    context = {
+        **settings_context(membership, "audit"),
+        "events": page.events,
+        "next_url": next_url,
+        "action": action,
+        "actor": actor,
+        "paged": before is not None,
+    }
+    if request.htmx and before is not None:
+        # "Load more": only the next rows and the next "Load more" row.
+        return render(request, "console/organization_audit_log.html#audit-rows", context)
+    context["actions"], context["actors"] = selectors.audit_filter_choices(organization=organization)
+    return render(request, "console/organization_audit_log.html", context)
+
+
+def settings_context(membership: Membership, tab: str) -> dict[str, Any]:
+    """What every Settings page shows: the sidebar's section and which sub-tab is current."""
+    return {
+        "membership": membership,
+        "organization": membership.organization,
+        "section": "settings",
+        "tab": tab,
+    }
+
+
+def form_errors_add(form: forms.Form, error: ValidationError) -> None:
+    """Show a service's ValidationError on the form: on its field when the form has one."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    for field, errors in error.message_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
+
+
+def redirect_after_modal(request: AuthenticatedRequest, url: str) -> HttpResponse:
+    """After a form in a dialog succeeds: htmx reloads the page at ``url``; without JS, a redirect."""
+    if request.htmx:
+        return HttpResponseClientRedirect(url)
+    return redirect(url)

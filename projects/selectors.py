@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
+from django.db.models import QuerySet
 from django.http import Http404
 
 from console.models import Membership, User
 from console.selectors import membership_for_user
-from projects.models import Project
+from projects.models import ApiKey, Project
 
 
 def project_for_user(
@@ -23,4 +25,44 @@ def project_for_user(
         project = Project.objects.get(pk=project_id, organization=membership.organization)
     except Project.DoesNotExist:
         raise Http404("No such project.") from None
+    project.organization = membership.organization  # already fetched: saves a query per use
     return membership, project
+
+
+def project_api_keys(*, project: Project) -> QuerySet[ApiKey]:
+    """The project's API keys with their creators, newest first (one query however many)."""
+    return project.api_keys.select_related("created_by").order_by("-created", "-id")
+
+
+def api_key_for_project(*, project: Project, api_key_id: int) -> ApiKey:
+    """One of the project's keys; Http404 for a key of another project or one already deleted."""
+    try:
+        return project.api_keys.select_related("project__organization").get(pk=api_key_id)
+    except ApiKey.DoesNotExist:
+        raise Http404("No such API key.") from None
+
+
+@dataclass(frozen=True)
+class ProductState:
+    """What the Dashboard's "Get Started" steps show."""
+
+    api_keys: int
+    accelerate_enabled: bool
+    pulse_enabled: bool
+
+
+def _product_enabled(project: Project, relation: str) -> bool:
+    # Read through the reverse one-to-one that the product app adds, so `projects` does not
+    # import a product (and works before the product app exists). A missing row raises
+    # RelatedObjectDoesNotExist, an AttributeError, so getattr's default covers both cases.
+    config = getattr(project, relation, None)
+    return bool(getattr(config, "enabled", False))
+
+
+def project_product_state(*, project: Project) -> ProductState:
+    """How far the project has got: its number of API keys, whether Accelerate and Pulse are on."""
+    return ProductState(
+        api_keys=project.api_keys.count(),
+        accelerate_enabled=_product_enabled(project, "accelerate_config"),
+        pulse_enabled=_product_enabled(project, "pulse_config"),
+    )

@@ -1,14 +1,69 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.core.exceptions import ValidationError
+from django.forms import Form
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_variables
+from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.http import HttpResponseClientRedirect, reswap, retarget, trigger_client_event
 
+from console.audit import Actor
 from console.http import AuthenticatedRequest
-from projects.selectors import project_for_user
+from console.models import Membership
+from console.permissions import Action, require
+from console.selectors import membership_for_user
+from projects import selectors, services
+from projects.forms import ApiKeyCreateForm, ProjectDeleteForm, ProjectNameForm
+from projects.models import Project
+
+
+def _context(membership: Membership, project: Project, **extra: Any) -> dict[str, Any]:
+    return {
+        "membership": membership,
+        "organization": membership.organization,
+        "project": project,
+        "now": timezone.now(),
+        **extra,
+    }
+
+
+def _add_errors(form: Form, error: ValidationError) -> None:
+    for field, errors in error.message_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def project_create(request: AuthenticatedRequest, organization_slug: str) -> HttpResponse:
+    """ "New project" on the Overview: a dialog asking for a name."""
+    membership = membership_for_user(user=request.user, organization_slug=organization_slug)
+    require(membership, Action.CREATE_PROJECT)
+    organization = membership.organization
+    form = ProjectNameForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            project = services.project_create(
+                organization=organization, name=form.cleaned_data["name"], actor=Actor.from_request(request)
+            )
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, f"Project “{project.name}” created.")
+            url = reverse("projects:dashboard", args=[organization.slug, project.pk])
+            return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    context = {"membership": membership, "organization": organization, "form": form}
+    if request.htmx and request.method == "POST":
+        return render(request, "projects/project_create.html#project-create-form", context)
+    return render(request, "projects/project_create.html", context)
 
 
 @require_GET
@@ -16,18 +71,155 @@ from projects.selectors import project_for_user
 def project_dashboard(
     request: AuthenticatedRequest, organization_slug: str, project_id: uuid.UUID
 ) -> HttpResponse:
-    membership, project = project_for_user(
-        user=request.user,
-        organization_slug=organization_slug,
-        project_id=project_id,
+    membership, project = selectors.project_for_user(
+        user=request.user, organization_slug=organization_slug, project_id=project_id
     )
+    state = selectors.project_product_state(project=project)
     return render(
-        request,
-        "projects/dashboard.html",
-        {
-            "membership": membership,
-            "organization": membership.organization,
-            "project": project,
-            "tab": "dashboard",
-        },
+        request, "projects/dashboard.html", _context(membership, project, tab="dashboard", state=state)
     )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def project_settings(
+    request: AuthenticatedRequest, organization_slug: str, project_id: uuid.UUID
+) -> HttpResponse:
+    """Settings → General: rename (admins and owners), and the way to "Delete project"."""
+    membership, project = selectors.project_for_user(
+        user=request.user, organization_slug=organization_slug, project_id=project_id
+    )
+    renamed = False
+    if request.method == "POST":
+        require(membership, Action.MANAGE_PROJECT)
+        form = ProjectNameForm(request.POST)
+        if form.is_valid():
+            try:
+                services.project_rename(
+                    project=project, name=form.cleaned_data["name"], actor=Actor.from_request(request)
+                )
+            except ValidationError as error:
+                _add_errors(form, error)
+            else:
+                if not request.htmx:
+                    messages.success(request, "Project name updated.")
+                    return redirect("projects:settings", organization_slug, project.pk)
+                renamed = True
+                form = ProjectNameForm(initial={"name": project.name})
+    else:
+        form = ProjectNameForm(initial={"name": project.name})
+    context = _context(membership, project, tab="settings", subtab="general", form=form, renamed=renamed)
+    if request.htmx and request.method == "POST":
+        return render(request, "projects/settings_general.html#general-form", context)
+    return render(request, "projects/settings_general.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def project_delete(
+    request: AuthenticatedRequest, organization_slug: str, project_id: uuid.UUID
+) -> HttpResponse:
+    """The "Delete project" confirmation: the user types the project's name."""
+    membership, project = selectors.project_for_user(
+        user=request.user, organization_slug=organization_slug, project_id=project_id
+    )
+    require(membership, Action.MANAGE_PROJECT)
+    form = ProjectDeleteForm(request.POST or None, project_name=project.name)
+    if request.method == "POST" and form.is_valid():
+        name = project.name
+        services.project_delete(project=project, actor=Actor.from_request(request))
+        messages.success(request, f"Project “{name}” and its API keys were deleted.")
+        url = reverse("organization_overview", args=[organization_slug])
+        return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    context = _context(membership, project, form=form)
+    if request.htmx and request.method == "POST":
+        return render(request, "projects/project_delete.html#project-delete-form", context)
+    return render(request, "projects/project_delete.html", context)
+
+
+@require_GET
+@login_required
+def project_api_keys(
+    request: AuthenticatedRequest, organization_slug: str, project_id: uuid.UUID
+) -> HttpResponse:
+    """Settings → Project API keys: the table; htmx asks for just the table to refresh it."""
+    membership, project = selectors.project_for_user(
+        user=request.user, organization_slug=organization_slug, project_id=project_id
+    )
+    context = _context(
+        membership,
+        project,
+        tab="settings",
+        subtab="api_keys",
+        api_keys=selectors.project_api_keys(project=project),
+    )
+    template = "projects/settings_api_keys.html"
+    return render(request, f"{template}#keys-table" if request.htmx else template, context)
+
+
+@never_cache  # the answer to the POST holds the key
+@sensitive_variables("raw_key")
+@require_http_methods(["GET", "POST"])
+@login_required
+def api_key_create(
+    request: AuthenticatedRequest, organization_slug: str, project_id: uuid.UUID
+) -> HttpResponse:
+    """ "New API Key": a name (and expiry); "Create API Key" then shows the key, once, in the same dialog."""
+    membership, project = selectors.project_for_user(
+        user=request.user, organization_slug=organization_slug, project_id=project_id
+    )
+    require(membership, Action.MANAGE_API_KEYS)
+    form = ApiKeyCreateForm(request.POST or None)
+    raw_key = None
+    api_key = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            api_key, raw_key = services.api_key_create(
+                project=project,
+                name=form.cleaned_data["name"],
+                expires_in_days=form.cleaned_data["expires_in_days"],
+                actor=Actor.from_request(request),
+            )
+        except ValidationError as error:
+            _add_errors(form, error)
+    context = _context(membership, project, form=form, raw_key=raw_key, api_key=api_key)
+    if request.htmx and request.method == "POST":
+        response = render(request, "projects/api_key_create.html#api-key-dialog", context)
+        if raw_key is not None:
+            trigger_client_event(response, "apiKeyCreated")
+        return response
+    return render(request, "projects/api_key_create.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def api_key_delete(
+    request: AuthenticatedRequest, organization_slug: str, project_id: uuid.UUID, api_key_id: int
+) -> HttpResponse:
+    """The trash can's confirmation: "Remove API key"."""
+    membership, project = selectors.project_for_user(
+        user=request.user, organization_slug=organization_slug, project_id=project_id
+    )
+    require(membership, Action.MANAGE_API_KEYS)
+    keys_url = reverse("projects:api_keys", args=[organization_slug, project.pk])
+    if request.method == "GET":
+        api_key = selectors.api_key_for_project(project=project, api_key_id=api_key_id)
+        return render(request, "projects/api_key_delete.html", _context(membership, project, api_key=api_key))
+    try:
+        api_key = selectors.api_key_for_project(project=project, api_key_id=api_key_id)
+    except Http404:
+        # A second submit of the same confirmation: the key is gone, which is what was asked.
+        notice = "That API key had already been removed."
+    else:
+        services.api_key_delete(api_key=api_key, actor=Actor.from_request(request))
+        notice = f"API key “{api_key.name}” removed. Applications using it can no longer connect."
+    if not request.htmx:
+        messages.success(request, notice)
+        return redirect(keys_url)
+    response = render(
+        request,
+        "projects/settings_api_keys.html#keys-table",
+        _context(membership, project, api_keys=selectors.project_api_keys(project=project), notice=notice),
+    )
+    trigger_client_event(response, "closeModal")
+    return reswap(retarget(response, "#keys-table"), "outerHTML")

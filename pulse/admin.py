@@ -5,8 +5,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from console.audit import Actor
-from pulse.models import PulseConfig, PulseLeftoverSlot, PulseWaitlistEntry
-from pulse.services import pulse_access_grant, pulse_leftover_recheck
+from pulse.models import PulseConfig, PulseLeftoverSlot
+from pulse.services import pulse_leftover_recheck
 
 
 @admin.register(PulseConfig)
@@ -60,19 +60,3 @@ class PulseLeftoverSlotAdmin(admin.ModelAdmin[PulseLeftoverSlot]):
         actor = Actor.from_request(request)
         gone = sum(pulse_leftover_recheck(leftover=leftover, actor=actor) for leftover in queryset)
         self.message_user(request, f"{gone} of {len(queryset)} slots confirmed gone.", messages.SUCCESS)
-
-
-@admin.register(PulseWaitlistEntry)
-class PulseWaitlistEntryAdmin(admin.ModelAdmin[PulseWaitlistEntry]):
-    list_display = ("organization", "requested_by", "created", "granted", "granted_by")
-    list_filter = (("granted", admin.EmptyFieldListFilter),)
-    search_fields = ("organization__name", "organization__slug")
-    readonly_fields = ("organization", "requested_by", "created", "granted", "granted_by")
-    actions = ("grant_access",)
-
-    @admin.action(description="Grant early access to Pulse")
-    def grant_access(self, request: HttpRequest, queryset: QuerySet[PulseWaitlistEntry]) -> None:
-        actor = Actor.from_request(request)
-        for entry in queryset.select_related("organization"):
-            pulse_access_grant(organization=entry.organization, actor=actor)
-        self.message_user(request, f"Granted Pulse to {len(queryset)} organizations.", messages.SUCCESS)

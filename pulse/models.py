@@ -82,23 +82,3 @@ class PulseLeftoverSlot(models.Model):
 
     def __str__(self) -> str:
         return f"Replication slot {self.slot_name} on {self.database_label}"
-
-
-class PulseWaitlistEntry(models.Model):
-    """An organization asked for early access to Pulse; ``granted`` once an admin lets it in."""
-
-    organization = models.OneToOneField(Organization, on_delete=models.CASCADE, related_name="pulse_waitlist")
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created = models.DateTimeField(default=timezone.now)
-    granted = models.DateTimeField(null=True, blank=True)
-    granted_by = models.CharField(max_length=254, blank=True)
-
-    class Meta:
-        verbose_name = "Pulse wait list entry"
-        verbose_name_plural = "Pulse wait list"
-        ordering = ("created", "id")
-
-    def __str__(self) -> str:
-        return f"{self.organization} ({'granted' if self.granted else 'waiting'})"

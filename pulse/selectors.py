@@ -5,14 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import psycopg
-from django.conf import settings
+from django.db.models import Q
 
+from console.access import product_access_granted, product_access_request_for
 from console.connection_strings import ConnectionStringError, parse
 from console.encryption import DecryptionError, decrypt
-from console.models import Organization
+from console.models import Organization, ProductAccess, ProductAccessRequest
 from projects.models import Project
 from pulse.database import lost, quote_identifier, quote_literal, user_database
-from pulse.models import PulseConfig, PulseLeftoverSlot, PulseWaitlistEntry
+from pulse.models import PulseConfig, PulseLeftoverSlot
 
 
 def pulse_config_for_project(*, project: Project) -> PulseConfig | None:
@@ -33,29 +34,29 @@ def pulse_drop_sql(*, slot_name: str, publication_name: str) -> str:
     )
 
 
-# --- Early access ---------------------------------------------------------------------------
+# --- Early access (the core's product access: wait list requests and grants) ----------------
+
+PRODUCT = "pulse"
 
 
 def pulse_access_granted(organization: Organization) -> bool:
     """Whether the organization may use Pulse: open access (PULSE_OPEN_ACCESS) or a grant."""
-    if settings.PULSE_OPEN_ACCESS:
-        return True
-    return PulseWaitlistEntry.objects.filter(organization=organization, granted__isnull=False).exists()
+    return product_access_granted(organization=organization, product=PRODUCT)
 
 
-def pulse_waitlist_entry(*, organization: Organization) -> PulseWaitlistEntry | None:
-    return PulseWaitlistEntry.objects.filter(organization=organization).first()
+def pulse_waitlist_request(*, organization: Organization) -> ProductAccessRequest | None:
+    """The organization's place-holder on the Pulse wait list, if it joined."""
+    return product_access_request_for(organization=organization, product=PRODUCT)
 
 
-def pulse_waitlist_position(*, entry: PulseWaitlistEntry) -> int:
-    """The entry's place among those still waiting (1 is next)."""
-    return (
-        PulseWaitlistEntry.objects.filter(granted__isnull=True, created__lt=entry.created).count()
-        + PulseWaitlistEntry.objects.filter(
-            granted__isnull=True, created=entry.created, pk__lt=entry.pk
-        ).count()
-        + 1
+def pulse_waitlist_position(*, access_request: ProductAccessRequest) -> int:
+    """The request's place among those still waiting for Pulse (1 is next)."""
+    granted = ProductAccess.objects.filter(product=PRODUCT).values("organization")
+    waiting = ProductAccessRequest.objects.filter(product=PRODUCT).exclude(organization__in=granted)
+    earlier = Q(created__lt=access_request.created) | Q(
+        created=access_request.created, pk__lt=access_request.pk
     )
+    return waiting.filter(earlier).count() + 1
 
 
 # --- The slot, live -------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Writes of Pulse: enable, disable, leftover slots, early access.
+"""Writes of Pulse: enable, disable, leftover slots.
 
 Enabling and disabling change two databases: the user's (publication, replication slot)
 and the console's (the configuration). They cannot share a transaction, so the services
@@ -24,10 +24,10 @@ from console.audit import Actor, audit_record
 from console.connection_strings import ConnectionString, ConnectionStringError, parse
 from console.encryption import DecryptionError, decrypt, encrypt
 from console.models import Organization
-from console.regions import REGIONS
+from console.regions import region_choices
 from projects.models import Project
 from pulse.database import lost, user_database
-from pulse.models import PulseConfig, PulseLeftoverSlot, PulseWaitlistEntry
+from pulse.models import PulseConfig, PulseLeftoverSlot
 from pulse.readiness import PLUGIN, Readiness, readiness_run, table_names_parse
 
 logger = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ def pulse_tables_clean(text: str) -> list[str]:
 
 
 def pulse_region_clean(region: str) -> str:
-    if region not in dict(REGIONS):
+    if region not in dict(region_choices()):
         raise PulseError("Choose one of the regions offered.")
     return region
 
@@ -480,29 +480,3 @@ def pulse_release_for_organization(*, organization: Organization, actor: Actor) 
     for project in Project.objects.filter(organization=organization, pulse_config__enabled=True):
         pulse_disable(project=project, actor=actor)
     return list(PulseLeftoverSlot.objects.filter(organization=organization))
-
-
-# --- Early access ---------------------------------------------------------------------------
-
-
-@transaction.atomic
-def pulse_waitlist_join(*, organization: Organization, actor: Actor) -> PulseWaitlistEntry:
-    """Put the organization on the Pulse wait list (joining twice keeps the first place)."""
-    entry, created = PulseWaitlistEntry.objects.get_or_create(
-        organization=organization, defaults={"requested_by": actor.user}
-    )
-    if created:
-        audit_record(actor=actor, organization=organization, action="pulse.waitlist.join", target=entry)
-    return entry
-
-
-@transaction.atomic
-def pulse_access_grant(*, organization: Organization, actor: Actor) -> PulseWaitlistEntry:
-    """Give the organization early access to Pulse (whether or not it joined the wait list)."""
-    entry, _ = PulseWaitlistEntry.objects.select_for_update().get_or_create(organization=organization)
-    if entry.granted is None:
-        entry.granted = timezone.now()
-        entry.granted_by = actor.label
-        entry.save(update_fields=["granted", "granted_by"])
-        audit_record(actor=actor, organization=organization, action="pulse.access.grant", target=entry)
-    return entry

@@ -12,6 +12,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from console.access import product_access_request
 from console.audit import Actor
 from console.connection_strings import ConnectionStringError, parse
 from console.http import AuthenticatedRequest
@@ -83,9 +84,11 @@ def pulse_tab(request: AuthenticatedRequest, organization_slug: str, project_id:
         initial = {"region": config.region, "tables": ", ".join(config.tables)} if config else {}
         context["form"] = PulseEnableForm(initial=initial)
     else:
-        entry = selectors.pulse_waitlist_entry(organization=membership.organization)
-        context["waitlist_entry"] = entry
-        context["waitlist_position"] = selectors.pulse_waitlist_position(entry=entry) if entry else None
+        access_request = selectors.pulse_waitlist_request(organization=membership.organization)
+        context["waitlist_request"] = access_request
+        context["waitlist_position"] = (
+            selectors.pulse_waitlist_position(access_request=access_request) if access_request else None
+        )
     return render(request, "pulse/tab.html", context)
 
 
@@ -273,6 +276,8 @@ def pulse_waitlist_join(
     """Join the Pulse wait list for the organization."""
     membership, project = _project(request, organization_slug, project_id)
     require(membership, Action.CONFIGURE_PRODUCTS)
-    services.pulse_waitlist_join(organization=membership.organization, actor=Actor.from_request(request))
+    product_access_request(
+        organization=membership.organization, product=selectors.PRODUCT, actor=Actor.from_request(request)
+    )
     messages.success(request, "Your organization is on the Pulse wait list.")
     return redirect("pulse:tab", organization_slug=organization_slug, project_id=project.pk)

@@ -3,7 +3,8 @@ from __future__ import annotations
 import factory
 
 from console.models import Membership, Organization, Role, User
-from projects.models import Project
+from projects.keys import key_digest, key_display_prefix, key_generate
+from projects.models import ApiKey, Project
 
 PASSWORD = "correct horse battery staple"
 
@@ -46,3 +47,17 @@ class ProjectFactory(factory.django.DjangoModelFactory):
 
     organization = factory.SubFactory(OrganizationFactory)
     name = factory.Sequence(lambda n: f"Project {n}")
+
+
+class ApiKeyFactory(factory.django.DjangoModelFactory):
+    """A key row with a real digest of a key nobody keeps; tests that need the key call api_key_create."""
+
+    class Meta:
+        model = ApiKey
+        exclude = ("raw_key",)
+
+    project = factory.SubFactory(ProjectFactory)
+    name = factory.Sequence(lambda n: f"Key {n}")
+    raw_key = factory.LazyFunction(key_generate)
+    prefix = factory.LazyAttribute(lambda o: key_display_prefix(o.raw_key))
+    digest = factory.LazyAttribute(lambda o: key_digest(o.raw_key))

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -28,7 +29,8 @@ from starlette.routing import Route
 from accelerate.gateway import query
 from accelerate.gateway.cache import QueryCache
 from accelerate.gateway.errors import GatewayError
-from accelerate.gateway.pool import ConnectionPool
+from accelerate.gateway.pool import ConnectFailed, ConnectionPool
+from console.connection_strings import ConnectionString, ConnectionStringError, resolve_allowed_address_async
 
 log = logging.getLogger("accelerate.gateway")
 
@@ -48,7 +50,7 @@ class Target:
 
     project_id: str
     organization_id: int
-    conninfo: str
+    database: ConnectionString
     connection_limit: int
     pool_timeout: float
     query_timeout: float
@@ -104,11 +106,7 @@ class Gateway:
         if current is not None and current[0] == target.version:
             return current[1]
         pool = ConnectionPool(
-            target.conninfo,
-            max_size=target.connection_limit,
-            timeout=target.pool_timeout,
-            connect_timeout=min(5.0, target.pool_timeout),
-            connect_kwargs={"options": f"-c statement_timeout={int(target.query_timeout * 1000)}"},
+            connector(target), max_size=target.connection_limit, timeout=target.pool_timeout
         )
         self.pools[target.project_id] = (target.version, pool)
         if current is not None:
@@ -229,6 +227,30 @@ class Gateway:
             media_type="application/json",
             headers={"X-Request-Id": request_id},
         )
+
+
+def connector(target: Target) -> Callable[[], Awaitable[psycopg.AsyncConnection[Any]]]:
+    """Opens a connection to the target's database: host resolved and checked against the SSRF
+    guard on every connect (DESIGN.md section 6), pinned to that address, with the query
+    timeout as the server's statement_timeout."""
+    database = target.database
+    options = f"-c statement_timeout={int(target.query_timeout * 1000)}"
+    if database.schema:
+        options += f" -c search_path={database.schema}"
+
+    async def connect() -> psycopg.AsyncConnection[Any]:
+        try:
+            address = await resolve_allowed_address_async(database.host, database.port)
+        except ConnectionStringError as error:
+            raise ConnectFailed(error.message) from None
+        kwargs = database.connect_kwargs(hostaddr=address, connect_timeout=min(5.0, target.pool_timeout))
+        kwargs["options"] = f"{kwargs.get('options', '')} {options}".strip()
+        try:
+            return await psycopg.AsyncConnection.connect(autocommit=True, **kwargs)
+        except psycopg.OperationalError as error:
+            raise ConnectFailed(str(error)) from None
+
+    return connect
 
 
 # Parsing ----------------------------------------------------------------------------------------

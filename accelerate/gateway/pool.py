@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import select
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import psycopg
@@ -29,21 +29,16 @@ class ConnectFailed(Exception):
     """The database could not be reached or refused the connection."""
 
 
+Connector = Callable[[], Awaitable[psycopg.AsyncConnection[Any]]]
+
+
 class ConnectionPool:
-    def __init__(
-        self,
-        conninfo: str,
-        *,
-        max_size: int,
-        timeout: float,
-        connect_timeout: float = 5.0,
-        connect_kwargs: dict[str, Any] | None = None,
-    ) -> None:
-        self.conninfo = conninfo
+    """At most ``max_size`` connections made by ``connect`` (which raises ConnectFailed when it cannot)."""
+
+    def __init__(self, connect: Connector, *, max_size: int, timeout: float) -> None:
+        self.connect = connect
         self.max_size = max_size
         self.timeout = timeout
-        self.connect_timeout = connect_timeout
-        self.connect_kwargs = connect_kwargs or {}
         self._slots = asyncio.Semaphore(max_size)
         self._idle: list[psycopg.AsyncConnection[Any]] = []
         self._closed = False
@@ -59,7 +54,7 @@ class ConnectionPool:
         self.in_use += 1
         conn: psycopg.AsyncConnection[Any] | None = None
         try:
-            conn = self._take_idle() or await self._connect()
+            conn = self._take_idle() or await self.connect()
             yield conn
         finally:
             self.in_use -= 1
@@ -74,17 +69,6 @@ class ConnectionPool:
                 return conn
             _discard(conn)
         return None
-
-    async def _connect(self) -> psycopg.AsyncConnection[Any]:
-        try:
-            return await psycopg.AsyncConnection.connect(
-                self.conninfo,
-                autocommit=True,
-                connect_timeout=max(1, int(self.connect_timeout)),
-                **self.connect_kwargs,
-            )
-        except psycopg.OperationalError as error:
-            raise ConnectFailed(str(error)) from error
 
     async def _give_back(self, conn: psycopg.AsyncConnection[Any]) -> None:
         if self._closed or conn.closed:

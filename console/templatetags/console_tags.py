@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django import template
+from django.conf import settings
 
 from console import permissions
 from console.models import Membership
@@ -12,3 +13,15 @@ register = template.Library()
 def can(membership: Membership | None, action: str) -> bool:
     """``{% if membership|can:"manage_api_keys" %}``: the same rule the views enforce."""
     return membership is not None and permissions.can(membership, action)
+
+
+@register.filter
+def can_manage_member(membership: Membership | None, target: Membership) -> bool:
+    """``{% if membership|can_manage_member:member %}``: may change this member's role or remove them."""
+    return membership is not None and permissions.can_manage_member(membership, target)
+
+
+@register.simple_tag
+def signup_allowed() -> bool:
+    """``{% signup_allowed as allow_signup %}``: whether open self-service sign-up is on."""
+    return bool(settings.ALLOW_SIGNUP)

@@ -59,3 +59,25 @@ def test_production_refuses_a_weak_secret_key():
 def test_debug_is_off_unless_asked_for():
     result = manage("shell", "-c", "from django.conf import settings; print(settings.DEBUG)", env=PRODUCTION)
     assert result.stdout.strip().splitlines()[-1] == "False", result.stderr
+
+
+PRINT_EMAIL = (
+    "from django.conf import settings as s; "
+    "print(s.EMAIL_BACKEND, s.EMAIL_HOST, s.EMAIL_PORT, s.EMAIL_HOST_USER, s.EMAIL_USE_TLS, s.ALLOW_SIGNUP)"
+)
+
+
+def test_production_reads_the_mail_server_from_email_url():
+    env = {**PRODUCTION, "EMAIL_URL": "smtp+tls://mailer:pw@smtp.example.com:587", "ALLOW_SIGNUP": "true"}
+    result = manage("shell", "-c", PRINT_EMAIL, env=env)
+    assert result.stdout.strip().splitlines()[-1] == (
+        "django.core.mail.backends.smtp.EmailBackend smtp.example.com 587 mailer True True"
+    ), result.stderr
+
+
+def test_production_reads_the_mail_server_from_separate_variables_and_sign_up_stays_closed():
+    env = {**PRODUCTION, "EMAIL_HOST": "mail.internal", "EMAIL_PORT": "2525", "EMAIL_USE_TLS": "true"}
+    result = manage("shell", "-c", PRINT_EMAIL, env=env)
+    assert result.stdout.strip().splitlines()[-1] == (
+        "django.core.mail.backends.smtp.EmailBackend mail.internal 2525  True False"
+    ), result.stderr

@@ -167,3 +167,14 @@ def test_pages_carry_the_csrf_header_for_htmx_and_load_htmx_locally(owner_client
     assert 'hx-headers=\'{"x-csrftoken": "' in html
     assert "/static/django-htmx/" in html or "/static/django_htmx/" in html or "htmx.min.js" in html
     assert "unpkg.com" not in html and "cdn" not in html.lower()
+
+
+def test_the_overview_pages_through_many_projects(owner_client, organization):
+    for n in range(60):
+        ProjectFactory(organization=organization, name=f"Project {n:02d}")
+    url = reverse("organization_overview", args=[organization.slug])
+    first = owner_client.get(url).content.decode()
+    assert "Project 49" in first and "Project 50" not in first
+    assert "Page 1 of 2" in first and 'href="?page=2"' in first
+    second = owner_client.get(url, {"page": 2}).content.decode()
+    assert "Project 50" in second and "Project 59" in second and "Project 49" not in second

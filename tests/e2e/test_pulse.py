@@ -23,7 +23,9 @@ def test_check_the_database_enable_pulse_watch_the_lag_and_disable_it(
     page = login_page(membership.user)
     page.goto(
         live_server.url
-        + reverse("pulse:tab", kwargs={"organization_slug": membership.organization.slug, "project_id": project.pk})
+        + reverse(
+            "pulse:tab", kwargs={"organization_slug": membership.organization.slug, "project_id": project.pk}
+        )
     )
 
     expect(page.get_by_role("heading", name="Prepare your database")).to_be_visible()

@@ -73,7 +73,7 @@ def machine_database() -> Iterator[MachineDatabase]:
 def run_sql(conninfo_or_url: str, *statements: str) -> None:
     with psycopg.connect(conninfo_or_url, autocommit=True) as connection:
         for statement in statements:
-            connection.execute(statement)  # type: ignore[arg-type]
+            connection.execute(statement)
 
 
 def slot_names(conninfo_or_url: str) -> list[str]:

@@ -158,9 +158,12 @@ def test_disabling_ends_a_connection_that_still_reads_the_slot(project, source_u
         start = f"START_REPLICATION SLOT {name} LOGICAL 0/0 (proto_version '1', publication_names '{name}')"
         reader.pgconn.send_query(start.encode())
         with psycopg.connect(source_database, autocommit=True) as watcher:
-            while not watcher.execute(
-                "SELECT active FROM pg_replication_slots WHERE slot_name = %s", [name]
-            ).fetchone()[0]:
+            while (
+                watcher.execute(
+                    "SELECT 1 FROM pg_replication_slots WHERE slot_name = %s AND active", [name]
+                ).fetchone()
+                is None
+            ):
                 time.sleep(0.01)
         pulse_disable(project=project, actor=ACTOR)
     finally:
@@ -197,6 +200,7 @@ def test_a_leftover_already_dropped_by_hand_is_confirmed_gone(project, proxied_s
     enable(project, url)
     proxy.stop()
     leftover = pulse_disable(project=project, actor=ACTOR).leftover
+    assert leftover is not None
     run_sql(source_database, f"SELECT pg_drop_replication_slot('{leftover.slot_name}')")
     proxy.start()
     assert pulse_leftover_recheck(leftover=leftover, actor=ACTOR) is True

@@ -1,15 +1,18 @@
 from __future__ import annotations
 
 import html
+import io
 
 import pytest
+from django.core.management import call_command
 from django.urls import reverse
 
+from console.access import product_access_request
 from console.audit import Actor
 from console.models import Role
 from pulse.models import PulseConfig
-from pulse.services import pulse_access_grant, pulse_disable, pulse_enable, pulse_slot_name
-from tests.factories import MembershipFactory
+from pulse.services import pulse_disable, pulse_enable, pulse_slot_name
+from tests.factories import MembershipFactory, OrganizationFactory
 from tests.pulse.conftest import publication_names, run_sql, slot_names
 
 pytestmark = pytest.mark.django_db
@@ -42,12 +45,16 @@ def test_without_early_access_the_tab_offers_the_wait_list_and_shows_the_place(
     assert "Join the wait list" in page and "Prepare your database" not in page
     assert owner_client.post(url("check", project), {"connection_string": "x"}).status_code == 404
 
+    earlier = OrganizationFactory()
+    product_access_request(organization=earlier, product="pulse", actor=Actor.command("test"))
     response = owner_client.post(url("waitlist_join", project), follow=True)
     page = response.content.decode()
     assert "Your organization is on the Pulse wait list." in page
-    assert "number 1</strong> in line" in page
+    assert "number 2</strong> in line" in page
+    call_command("grantaccess", earlier.slug, "pulse", stdout=io.StringIO())
+    assert "number 1</strong> in line" in owner_client.get(url("tab", project)).content.decode()
 
-    pulse_access_grant(organization=project.organization, actor=Actor.command("grantaccess"))
+    call_command("grantaccess", project.organization.slug, "pulse", stdout=io.StringIO())
     page = owner_client.get(url("tab", project)).content.decode()
     assert "Prepare your database" in page and "Join the wait list" not in page
 

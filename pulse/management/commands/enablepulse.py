@@ -6,7 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from console.audit import Actor
-from console.regions import REGIONS
+from console.regions import region_choices
 from projects.models import Project
 from pulse.readiness import Status
 from pulse.services import PulseError, pulse_enable, pulse_tables_clean
@@ -21,7 +21,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("project_id", type=uuid.UUID, help="The project's id (a UUID).")
         parser.add_argument("--url", required=True, help="The database's PostgreSQL connection string.")
-        parser.add_argument("--region", required=True, choices=[code for code, _ in REGIONS])
+        parser.add_argument("--region", required=True, choices=[code for code, _ in region_choices()])
         parser.add_argument(
             "--tables", default="", help="Comma-separated tables to cover; default: all tables."
         )

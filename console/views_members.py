@@ -1,0 +1,293 @@
+"""Members, invitations and sign-up: Settings › Members and the invitation link."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import trigger_client_event
+
+from console import permissions, selectors, services
+from console.audit import Actor
+from console.forms import InvitationForm, MemberRoleForm, OpenSignUpForm, SignUpForm
+from console.http import AuthenticatedRequest, HtmxHttpRequest
+from console.models import Invitation, User
+from console.permissions import Action, require
+from console.views import (
+    LAST_ORGANIZATION_SESSION_KEY,
+    form_errors_add,
+    redirect_after_modal,
+    settings_context,
+)
+
+# Logging in a user just created: the model backend is the only one configured.
+MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
+@require_GET
+@login_required
+def organization_members(request: AuthenticatedRequest, organization_slug: str) -> HttpResponse:
+    """Settings › Members: everyone's role (editable by admins), and pending invitations."""
+    membership = selectors.membership_for_user(user=request.user, organization_slug=organization_slug)
+    organization = membership.organization
+    can_manage = permissions.can(membership, Action.MANAGE_MEMBERS)
+    context = {
+        **settings_context(membership, "members"),
+        "members": selectors.organization_members(organization=organization),
+        "assignable_roles": permissions.assignable_roles(membership),
+        "invitations": selectors.organization_open_invitations(organization=organization)
+        if can_manage
+        else [],
+        "owner_count": selectors.organization_owner_count(organization=organization),
+    }
+    if request.htmx:
+        # The invitations list refreshes itself after an invitation is created.
+        return render(request, "console/organization_members.html#invitations", context)
+    return render(request, "console/organization_members.html", context)
+
+
+@require_POST
+@login_required
+def member_role_change(
+    request: AuthenticatedRequest, organization_slug: str, membership_id: int
+) -> HttpResponse:
+    membership = selectors.membership_for_user(user=request.user, organization_slug=organization_slug)
+    require(membership, Action.MANAGE_MEMBERS)
+    target = selectors.organization_member(organization=membership.organization, membership_id=membership_id)
+    form = MemberRoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose one of the roles to change it.")
+    else:
+        try:
+            services.membership_role_change(
+                membership=target,
+                role=form.cleaned_data["role"],
+                by=membership,
+                actor=Actor.from_request(request),
+            )
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, f"{target.user.email} is now {target.get_role_display()}.")
+    return redirect("organization_members", organization_slug=organization_slug)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def member_remove(request: AuthenticatedRequest, organization_slug: str, membership_id: int) -> HttpResponse:
+    membership = selectors.membership_for_user(user=request.user, organization_slug=organization_slug)
+    require(membership, Action.MANAGE_MEMBERS)
+    target = selectors.organization_member(organization=membership.organization, membership_id=membership_id)
+    permissions.require_manage_member(membership, target)
+    error = ""
+    if request.method == "POST":
+        try:
+            services.membership_remove(membership=target, by=membership, actor=Actor.from_request(request))
+        except ValidationError as refused:
+            error = " ".join(refused.messages)
+        else:
+            messages.success(request, f"{target.user.email} was removed from {membership.organization.name}.")
+            if target.pk == membership.pk:
+                return redirect_after_modal(request, reverse("home"))
+            return redirect_after_modal(request, reverse("organization_members", args=[organization_slug]))
+    return render(
+        request,
+        "console/member_remove.html",
+        {**settings_context(membership, "members"), "target": target, "error": error},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def organization_leave(request: AuthenticatedRequest, organization_slug: str) -> HttpResponse:
+    """Any member may leave, except the last owner."""
+    membership = selectors.membership_for_user(user=request.user, organization_slug=organization_slug)
+    error = ""
+    if request.method == "POST":
+        try:
+            services.membership_leave(membership=membership, actor=Actor.from_request(request))
+        except ValidationError as refused:
+            error = " ".join(refused.messages)
+        else:
+            request.session.pop(LAST_ORGANIZATION_SESSION_KEY, None)
+            messages.success(request, f"You left {membership.organization.name}.")
+            return redirect_after_modal(request, reverse("home"))
+    return render(
+        request,
+        "console/organization_leave.html",
+        {**settings_context(membership, "general"), "error": error},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def invitation_create(request: AuthenticatedRequest, organization_slug: str) -> HttpResponse:
+    """Invite by email with a role; the link is shown once, here, and emailed."""
+    membership = selectors.membership_for_user(user=request.user, organization_slug=organization_slug)
+    require(membership, Action.MANAGE_MEMBERS)
+    organization = membership.organization
+    form = InvitationForm(request.POST or None, roles=permissions.assignable_roles(membership))
+    if request.method == "POST" and form.is_valid():
+        try:
+            invitation, token = services.invitation_create(
+                organization=organization,
+                email=form.cleaned_data["email"],
+                role=form.cleaned_data["role"],
+                by=membership,
+                actor=Actor.from_request(request),
+            )
+        except ValidationError as error:
+            form_errors_add(form, error)
+        else:
+            link = request.build_absolute_uri(reverse("invitation_accept", args=[token]))
+            emailed = services.invitation_email_send(invitation=invitation, link=link)
+            response = render(
+                request,
+                "console/invitation_created.html",
+                {
+                    **settings_context(membership, "members"),
+                    "invitation": invitation,
+                    "link": link,
+                    "emailed": emailed,
+                },
+            )
+            return trigger_client_event(response, "invitationCreated")
+    return render(
+        request, "console/invitation_create.html", {**settings_context(membership, "members"), "form": form}
+    )
+
+
+@require_POST
+@login_required
+def invitation_revoke(
+    request: AuthenticatedRequest, organization_slug: str, invitation_id: int
+) -> HttpResponse:
+    membership = selectors.membership_for_user(user=request.user, organization_slug=organization_slug)
+    require(membership, Action.MANAGE_MEMBERS)
+    invitation = selectors.organization_invitation(
+        organization=membership.organization, invitation_id=invitation_id
+    )
+    try:
+        services.invitation_revoke(invitation=invitation, by=membership, actor=Actor.from_request(request))
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(
+            request, f"The invitation to {invitation.email} was revoked; its link no longer works."
+        )
+    return redirect("organization_members", organization_slug=organization_slug)
+
+
+# The invitation link and sign-up (no organization in the URL: the token is the credential) ------
+
+
+@sensitive_post_parameters("password1", "password2")
+@require_http_methods(["GET", "POST"])
+def invitation_accept(request: HtmxHttpRequest, token: str) -> HttpResponse:
+    """Where the invitation link leads: sign up, log in, or accept, as the visitor's state allows."""
+    invitation = selectors.invitation_for_token(token=token)
+    if invitation is None:
+        return _invitation_refused(
+            request,
+            "This invitation link is not valid. Check that you copied the whole link, "
+            "or ask an admin of the organization for a new invitation.",
+            status=404,
+        )
+    if problem := services.invitation_problem(invitation):
+        return _invitation_refused(request, problem, status=410)
+    user = request.user
+    if isinstance(user, User):
+        return _invitation_for_signed_in_user(request, invitation, user)
+    if selectors.account_exists(email=invitation.email):
+        # An account exists: log in with it, and come back here to accept.
+        return render(request, "console/invitation_accept.html", {"invitation": invitation, "log_in": True})
+    form = SignUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            new_user = services.invitation_sign_up(
+                invitation=invitation,
+                name=form.cleaned_data["name"],
+                password=form.cleaned_data["password1"],
+                actor=Actor.from_request(request),
+            )
+        except ValidationError as error:
+            _sign_up_errors_add(form, error)
+        else:
+            login(request, new_user, backend=MODEL_BACKEND)
+            messages.success(
+                request,
+                f"Welcome! You joined {invitation.organization.name} as {invitation.get_role_display()}.",
+            )
+            return redirect("organization_overview", organization_slug=invitation.organization.slug)
+    return render(request, "console/invitation_accept.html", {"invitation": invitation, "form": form})
+
+
+def _invitation_for_signed_in_user(
+    request: HtmxHttpRequest, invitation: Invitation, user: User
+) -> HttpResponse:
+    if user.email.lower() != invitation.email.lower():
+        return render(
+            request,
+            "console/invitation_accept.html",
+            {"invitation": invitation, "wrong_account": True},
+            status=403,
+        )
+    error = ""
+    if request.method == "POST":
+        try:
+            services.invitation_accept(invitation=invitation, user=user, actor=Actor.from_request(request))
+        except ValidationError as refused:
+            error = " ".join(refused.messages)
+        else:
+            messages.success(
+                request, f"You joined {invitation.organization.name} as {invitation.get_role_display()}."
+            )
+            return redirect("organization_overview", organization_slug=invitation.organization.slug)
+    return render(request, "console/invitation_accept.html", {"invitation": invitation, "error": error})
+
+
+def _invitation_refused(request: HtmxHttpRequest, message: str, *, status: int) -> HttpResponse:
+    return render(request, "console/invitation_refused.html", {"message": message}, status=status)
+
+
+def _sign_up_errors_add(form: SignUpForm, error: ValidationError) -> None:
+    """The service names the password ``password``; the form shows it on the first password field."""
+    if hasattr(error, "error_dict"):
+        renamed = {
+            ("password1" if field == "password" else field): errors
+            for field, errors in error.message_dict.items()
+        }
+        error = ValidationError(renamed)
+    form_errors_add(form, error)
+
+
+@sensitive_post_parameters("password1", "password2")
+@require_http_methods(["GET", "POST"])
+def signup(request: HtmxHttpRequest) -> HttpResponse:
+    """Open self-service sign-up when ``ALLOW_SIGNUP`` is on; otherwise accounts come from invitations."""
+    if request.user.is_authenticated:
+        return redirect("home")
+    if not settings.ALLOW_SIGNUP:
+        return render(request, "registration/signup_closed.html", status=403)
+    form = OpenSignUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.user_sign_up(
+                email=form.cleaned_data["email"],
+                name=form.cleaned_data["name"],
+                password=form.cleaned_data["password1"],
+            )
+        except ValidationError as error:
+            _sign_up_errors_add(form, error)
+        else:
+            login(request, user, backend=MODEL_BACKEND)
+            messages.success(request, "Your account is ready. Create an organization to start.")
+            return redirect("home")
+    return render(request, "registration/signup.html", {"form": form})

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from console.audit import Actor
+from console.models import Organization
+from projects import services
+
+
+class Command(BaseCommand):
+    help = "Create a project in an organization. Prints only the new project's id on stdout."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("organization_slug", metavar="ORG_SLUG")
+        parser.add_argument("name", metavar="NAME")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            organization = Organization.objects.get(slug=options["organization_slug"])
+        except Organization.DoesNotExist:
+            raise CommandError(f"No organization with the slug “{options['organization_slug']}”.") from None
+        try:
+            project = services.project_create(
+                organization=organization, name=options["name"], actor=Actor.command("createproject")
+            )
+        except ValidationError as error:
+            raise CommandError(" ".join(error.messages)) from None
+        self.stderr.write(f"Created the project “{project.name}” in {organization.name}.")
+        self.stdout.write(str(project.pk))
