@@ -65,9 +65,7 @@ def _stream_context(request: AuthenticatedRequest, project: Project) -> dict[str
 
 
 def _has_api_key(project: Project) -> bool:
-    # Project API keys are a relation of projects (issue 3); read through it, without importing.
-    keys = getattr(project, "api_keys", None)
-    return bool(keys is not None and keys.exists())
+    return project.api_keys.exists()
 
 
 @require_GET

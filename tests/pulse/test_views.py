@@ -12,7 +12,7 @@ from console.audit import Actor
 from console.models import Role
 from pulse.models import PulseConfig
 from pulse.services import pulse_disable, pulse_enable, pulse_slot_name
-from tests.factories import MembershipFactory, OrganizationFactory
+from tests.factories import ApiKeyFactory, MembershipFactory, OrganizationFactory
 from tests.pulse.conftest import publication_names, run_sql, slot_names
 
 pytestmark = pytest.mark.django_db
@@ -120,6 +120,8 @@ def test_enable_then_see_status_and_instructions_then_disable(
     assert "No changes captured yet" in page
     assert "curl -N" in page and "http://testserver/pulse/v1/stream?model=orders" in page
     assert "Add a project API key" in page
+    ApiKeyFactory(project=project)
+    assert "Use one of this project's API keys" in owner_client.get(url("tab", project)).content.decode()
 
     status = owner_client.get(url("status", project), headers=HTMX).content.decode()
     assert status.strip().startswith('<dl id="pulse-status"') and 'hx-trigger="every 5s"' in status
