@@ -263,3 +263,9 @@ GATEWAY_REGION = env.str("GATEWAY_REGION", default="local")
 # disabling Accelerate or changing its settings reaches every process within this time.
 GATEWAY_CONFIG_TTL = env.float("GATEWAY_CONFIG_TTL", default=1.0)
 GATEWAY_CACHE_MAX_ENTRIES = env.int("GATEWAY_CACHE_MAX_ENTRIES", default=10_000)
+
+# Pulse (pulse/): early access, and how long the console waits on a user's database.
+PULSE_OPEN_ACCESS = env.bool("PULSE_OPEN_ACCESS", default=EMBEDDED)
+PULSE_CHECK_TIMEOUT = env.float("PULSE_CHECK_TIMEOUT", default=5.0)
+# Creating a logical slot waits for the transactions running on the server to finish.
+PULSE_SLOT_CREATE_TIMEOUT = env.float("PULSE_SLOT_CREATE_TIMEOUT", default=30.0)

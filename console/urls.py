@@ -40,5 +40,6 @@ urlpatterns = [
     path("o/<slug:organization_slug>/settings/", include(settings_urlpatterns)),
     path("o/<slug:organization_slug>/projects/", include("projects.urls")),
     path("o/<slug:organization_slug>/projects/", include("accelerate.urls")),
+    path("o/<slug:organization_slug>/projects/", include("pulse.urls")),
     path("admin/", admin.site.urls),
 ]
