@@ -269,3 +269,12 @@ PULSE_OPEN_ACCESS = env.bool("PULSE_OPEN_ACCESS", default=EMBEDDED)
 PULSE_CHECK_TIMEOUT = env.float("PULSE_CHECK_TIMEOUT", default=5.0)
 # Creating a logical slot waits for the transactions running on the server to finish.
 PULSE_SLOT_CREATE_TIMEOUT = env.float("PULSE_SLOT_CREATE_TIMEOUT", default=30.0)
+# The capture worker and the stream endpoint (docs/pulse.md).
+PULSE_RETENTION_DAYS = env.int("PULSE_RETENTION_DAYS", default=7)
+PULSE_POLL_INTERVAL = env.float("PULSE_POLL_INTERVAL", default=0.02)  # seconds between reads of a slot
+PULSE_BATCH_CHANGES = env.int("PULSE_BATCH_CHANGES", default=5000)  # messages per read (whole transactions)
+PULSE_CAPTURE_STATEMENT_TIMEOUT = env.float("PULSE_CAPTURE_STATEMENT_TIMEOUT", default=300.0)
+PULSE_WORKER_REFRESH = env.float("PULSE_WORKER_REFRESH", default=2.0)  # noticing enabled/disabled projects
+PULSE_LOCK_RETRY = env.float("PULSE_LOCK_RETRY", default=1.0)  # a waiting worker tries the lock this often
+PULSE_PRUNE_INTERVAL = env.float("PULSE_PRUNE_INTERVAL", default=300.0)
+PULSE_HEARTBEAT_SECONDS = env.float("PULSE_HEARTBEAT_SECONDS", default=15.0)

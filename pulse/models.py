@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 from django.utils import timezone
 
@@ -41,6 +42,9 @@ class PulseConfig(models.Model):
     confirmed_lsn = models.BigIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
+    # The tables the publication covers, as model names ("orders", "sales.orders"), as the
+    # worker last read them; the stream endpoint checks ``model`` against this list.
+    captured_models = models.JSONField(default=list, blank=True)
 
     class Meta:
         verbose_name = "Pulse configuration"
@@ -82,3 +86,60 @@ class PulseLeftoverSlot(models.Model):
 
     def __str__(self) -> str:
         return f"Replication slot {self.slot_name} on {self.database_label}"
+
+
+class PulseEvent(models.Model):
+    """One captured change: the durable event log that streams read (docs/pulse.md).
+
+    ``id`` is the stream's sequence: within a project it grows in commit order, and within a
+    transaction in the order of its changes. (project, lsn, position) is unique, so writing
+    a batch again after a crash adds nothing.
+    """
+
+    class Action(models.TextChoices):
+        CREATE = "create"
+        UPDATE = "update"
+        DELETE = "delete"
+        TRUNCATE = "truncate"
+
+    id = models.BigAutoField(primary_key=True)
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="pulse_events", db_index=False
+    )
+    model_name = models.CharField(max_length=127)
+    action = models.CharField(max_length=8, choices=Action.choices)
+    # {"created": row} | {"before": row|null, "after": row[, "unchanged": [...]]} | {"deleted": row} | {}
+    payload = models.JSONField()
+    lsn = models.BigIntegerField(help_text="The commit LSN of the event's transaction.")
+    position = models.IntegerField(help_text="The change's place in its transaction, from 0.")
+    committed_at = models.DateTimeField()
+    captured_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "lsn", "position"], name="pulse_event_once"),
+        ]
+        indexes = [
+            models.Index(fields=["project", "model_name", "id"], name="pulse_event_stream"),
+            # Retention prunes by capture time; ids grow with it, so a BRIN index is tiny and enough.
+            BrinIndex(fields=["captured_at"], name="pulse_event_captured"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.model_name} #{self.id}"
+
+
+class PulseStream(models.Model):
+    """A named stream of a project: where its application last acknowledged (at least once delivery)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="pulse_streams")
+    name = models.CharField(max_length=100)
+    acknowledged_id = models.BigIntegerField(default=0)
+    created = models.DateTimeField(default=timezone.now)
+    updated = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="pulse_stream_name")]
+
+    def __str__(self) -> str:
+        return f"Pulse stream {self.name}"

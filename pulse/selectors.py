@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 
 import psycopg
 from django.db.models import Q
@@ -13,7 +14,7 @@ from console.encryption import DecryptionError, decrypt
 from console.models import Organization, ProductAccess, ProductAccessRequest
 from projects.models import Project
 from pulse.database import lost, quote_identifier, quote_literal, user_database
-from pulse.models import PulseConfig, PulseLeftoverSlot
+from pulse.models import PulseConfig, PulseEvent, PulseLeftoverSlot
 
 
 def pulse_config_for_project(*, project: Project) -> PulseConfig | None:
@@ -102,3 +103,43 @@ def pulse_slot_status(*, config: PulseConfig) -> SlotStatus:
         lag_bytes=int(str(lag)) if lag is not None else None,
         retained_bytes=int(str(retained)) if retained is not None else None,
     )
+
+
+# --- The capture worker and the event log ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaptureTarget:
+    """What the capture worker needs for one enabled project. ``connection_string`` is the
+    decrypted URL (never logged); empty when it cannot be decrypted."""
+
+    project_id: uuid.UUID
+    organization_id: int
+    slot_name: str
+    publication_name: str
+    connection_string: str = field(repr=False)
+    version: str  # changes whenever Pulse is enabled again or reconfigured: the reader restarts
+
+
+def pulse_capture_targets() -> dict[uuid.UUID, CaptureTarget]:
+    """Every project with Pulse enabled, by project id."""
+    targets = {}
+    for config in PulseConfig.objects.filter(enabled=True).select_related("project"):
+        try:
+            connection_string = decrypt(config.connection_string)
+        except DecryptionError:
+            connection_string = ""
+        targets[config.project_id] = CaptureTarget(
+            project_id=config.project_id,
+            organization_id=config.project.organization_id,
+            slot_name=config.slot_name,
+            publication_name=config.publication_name,
+            connection_string=connection_string,
+            version=f"{config.enabled_at and config.enabled_at.isoformat()}|{config.slot_name}",
+        )
+    return targets
+
+
+def pulse_recent_events(*, project: Project, limit: int = 20) -> list[PulseEvent]:
+    """The project's latest captured events, newest first (the Pulse tab's live tail)."""
+    return list(PulseEvent.objects.filter(project=project).order_by("-id")[:limit])

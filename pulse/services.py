@@ -10,13 +10,14 @@ the console confirms it is gone, because an unread slot keeps WAL until the disk
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from dataclasses import dataclass
 
 import psycopg
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from psycopg import sql
 
@@ -27,7 +28,7 @@ from console.models import Organization
 from console.regions import region_choices
 from projects.models import Project
 from pulse.database import lost, user_database
-from pulse.models import PulseConfig, PulseLeftoverSlot
+from pulse.models import PulseConfig, PulseEvent, PulseLeftoverSlot, PulseStream
 from pulse.readiness import PLUGIN, Readiness, readiness_run, table_names_parse
 
 logger = logging.getLogger(__name__)
@@ -480,3 +481,38 @@ def pulse_release_for_organization(*, organization: Organization, actor: Actor) 
     for project in Project.objects.filter(organization=organization, pulse_config__enabled=True):
         pulse_disable(project=project, actor=actor)
     return list(PulseLeftoverSlot.objects.filter(organization=organization))
+
+
+# --- The event log ------------------------------------------------------------------------------
+
+
+def pulse_events_prune(*, before: dt.datetime, batch_size: int = 5000, max_batches: int = 100) -> int:
+    """Delete events captured before ``before`` (retention: PULSE_RETENTION_DAYS), in small batches
+    so that no long transaction holds up the capture; returns how many were deleted. What is
+    left after ``max_batches`` goes on the next call."""
+    table = PulseEvent._meta.db_table
+    deleted = 0
+    for _ in range(max_batches):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {table} WHERE id IN "  # noqa: S608 - our table name, values are parameters
+                f"(SELECT id FROM {table} WHERE captured_at < %s LIMIT %s)",
+                [before, batch_size],
+            )
+            count = cursor.rowcount
+        deleted += count
+        if count < batch_size:
+            break
+    return deleted
+
+
+def pulse_stream_acknowledge(*, project: Project, name: str, event_id: int) -> PulseStream:
+    """Record that the named stream's application has processed every event up to ``event_id``.
+
+    Acknowledgements only move forward (an older, late one changes nothing)."""
+    stream, _ = PulseStream.objects.get_or_create(project=project, name=name)
+    PulseStream.objects.filter(pk=stream.pk, acknowledged_id__lt=event_id).update(
+        acknowledged_id=event_id, updated=timezone.now()
+    )
+    stream.refresh_from_db()
+    return stream

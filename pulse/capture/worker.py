@@ -1,0 +1,440 @@
+"""The capture worker (``manage.py pulseworker``): every enabled project's changes into the event log.
+
+One thread per enabled project. Each first takes the project's PostgreSQL advisory lock on
+a connection to the console database, so one worker at a time reads a slot and the
+others wait to take over. Holding it, the thread repeats, every ``PULSE_POLL_INTERVAL``:
+
+1. ``upto`` = the source's WAL flush position, read BEFORE peeking;
+2. ``pg_logical_slot_peek_binary_changes(slot, upto, PULSE_BATCH_CHANGES, …)``: whole
+   transactions in commit order, nothing consumed yet;
+3. in ONE console transaction on the lock's connection: the events (COPY), the new
+   confirmed position on the configuration, and one NOTIFY for the stream endpoint;
+4. after that commits, ``pg_replication_slot_advance(slot, confirmed)``.
+
+``confirmed`` is ``upto`` when the peek returned less than it was allowed to (every
+transaction that committed before ``upto`` was in it, published or not: this is what lets
+a quiet database, or one whose traffic is all in unpublished tables, release its WAL), else
+the end of the last transaction returned. A crash between 3 and 4 peeks the same
+transactions again; those that end at or before the stored confirmed position are skipped
+(and the log's unique (project, lsn, position) would refuse them anyway). Writes go over
+the connection that holds the lock: a worker that lost its lock has lost that connection,
+so it cannot write either. See docs/pulse.md for the trade-offs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+from django.conf import settings
+from django.db import close_old_connections, connections
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from console.connection_strings import ConnectionStringError, parse, resolve_allowed_address
+from console.metering import Meter
+from pulse.capture.events import CapturedTransaction, TransactionDecoder
+from pulse.capture.pgoutput import DecodeError, format_lsn, parse_lsn
+from pulse.database import lost
+from pulse.models import PulseConfig, PulseEvent
+from pulse.selectors import CaptureTarget, pulse_capture_targets
+
+log = logging.getLogger("pulse.worker")
+
+NOTIFY_CHANNEL = "pulse_events"
+EVENT_TABLE = PulseEvent._meta.db_table
+CONFIG_TABLE = PulseConfig._meta.db_table
+MODELS_REFRESH_SECONDS = 30.0
+PUBLICATION_CHECK_SECONDS = 2.0
+MAX_BACKOFF_SECONDS = 30.0
+KEEPALIVES: dict[str, Any] = {
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+}
+
+
+def console_connect_kwargs() -> dict[str, Any]:
+    """psycopg.connect arguments for the console database (the one Django uses)."""
+    params = connections["default"].get_connection_params()
+    for name in ("cursor_factory", "context", "prepare_threshold"):
+        params.pop(name, None)
+    return params
+
+
+def lock_key(project_id: uuid.UUID) -> int:
+    """The advisory lock key of a project's slot (a signed 64-bit number from its id)."""
+    return int.from_bytes(project_id.bytes[:8], "big", signed=True)
+
+
+class SourceError(Exception):
+    """The source database cannot be read right now; ``message`` is safe to show."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class Stopped(Exception):
+    pass
+
+
+class ProjectCapture(threading.Thread):
+    """Captures one project while it holds the project's advisory lock."""
+
+    def __init__(self, target: CaptureTarget, *, meter: Meter, worker_stop: threading.Event) -> None:
+        super().__init__(name=f"pulse-{target.slot_name}", daemon=True)
+        self.target = target
+        self.meter = meter
+        self.stop_event = threading.Event()
+        self.worker_stop = worker_stop
+        self.poll_interval = settings.PULSE_POLL_INTERVAL
+        self.batch_changes = settings.PULSE_BATCH_CHANGES
+        self.holding_lock = False
+        self._error_reported = False
+
+    @property
+    def stopping(self) -> bool:
+        return self.stop_event.is_set() or self.worker_stop.is_set()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def _sleep(self, seconds: float) -> None:
+        if self.stop_event.wait(seconds) or self.worker_stop.is_set():
+            raise Stopped
+
+    # The loop -----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        backoff = 1.0
+        while not self.stopping:
+            console: psycopg.Connection[Any] | None = None
+            try:
+                console = psycopg.connect(**console_connect_kwargs(), **KEEPALIVES, autocommit=True)
+                self._wait_for_lock(console)
+                self._capture(console)
+            except Stopped:
+                break
+            except SourceError as error:
+                log.warning("project=%s: %s", self.target.project_id, error.message)
+                self._report_error(console, error.message)
+            except psycopg.OperationalError as error:
+                # The console database went away (or our connection did): the lock went with it.
+                log.warning("project=%s: console database unavailable: %s", self.target.project_id, error)
+            except Exception:
+                log.exception("project=%s: capture failed", self.target.project_id)
+                self._report_error(console, "The capture worker failed unexpectedly; see its log.")
+            finally:
+                self.holding_lock = False
+                if console is not None:
+                    console.close()
+            try:
+                self._sleep(backoff)
+            except Stopped:
+                break
+            backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+
+    def _wait_for_lock(self, console: psycopg.Connection[Any]) -> None:
+        key = lock_key(self.target.project_id)
+        while True:
+            row = console.execute("SELECT pg_try_advisory_lock(%s)", [key]).fetchone()
+            if row and row[0]:
+                self.holding_lock = True
+                log.info("project=%s: reading slot %s", self.target.project_id, self.target.slot_name)
+                return
+            self._sleep(settings.PULSE_LOCK_RETRY)
+
+    def _capture(self, console: psycopg.Connection[Any]) -> None:
+        target = self.target
+        stored = console.execute(
+            f"SELECT confirmed_lsn FROM {CONFIG_TABLE} WHERE project_id = %s AND enabled",  # noqa: S608
+            [target.project_id],
+        ).fetchone()
+        if stored is None:
+            raise Stopped  # disabled meanwhile: the supervisor stops this thread
+        confirmed = int(stored[0] or 0)
+        source = self._connect_source()
+        try:
+            slot = source.execute(
+                "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = %s",
+                [target.slot_name],
+            ).fetchone()
+            if slot is None:
+                raise SourceError(
+                    f"The replication slot {target.slot_name} is not in the database (dropped outside the "
+                    "console): disable Pulse and enable it again."
+                )
+            advanced = parse_lsn(slot[0]) if slot[0] else 0
+            decoder = TransactionDecoder(source)
+            self._refresh_models(console, source)
+            models_checked = publication_checked = time.monotonic()
+            self._clear_error(console)
+            while not self.stopping:
+                upto = parse_lsn(_scalar(source, "SELECT pg_current_wal_flush_lsn()::text"))
+                if upto <= advanced:
+                    self._sleep(self.poll_interval)
+                    continue
+                known = set(decoder.models_seen)
+                rows = self._peek(source, upto)
+                transactions = self._decode(decoder, rows)
+                full = len(rows) >= self.batch_changes
+                reached = transactions[-1].end_lsn if full and transactions else upto
+                fresh = [t for t in transactions if t.end_lsn > confirmed]
+                if any(t.events for t in fresh):
+                    count = self._store(console, fresh, reached)
+                    self.meter.add(
+                        organization_id=target.organization_id,
+                        project_id=target.project_id,
+                        events_captured=count,
+                    )
+                    confirmed = max(confirmed, reached)
+                if reached > advanced:
+                    source.execute(
+                        "SELECT pg_replication_slot_advance(%s, %s::pg_lsn)",
+                        [target.slot_name, format_lsn(reached)],
+                    )
+                    advanced = reached
+                since = time.monotonic() - models_checked
+                if decoder.models_seen - known or since > MODELS_REFRESH_SECONDS:
+                    self._refresh_models(console, source)
+                    models_checked = publication_checked = time.monotonic()
+                elif time.monotonic() - publication_checked > PUBLICATION_CHECK_SECONDS:
+                    # PostgreSQL 18 decodes on without a dropped publication (it only warns): look.
+                    self._check_publication(source)
+                    publication_checked = time.monotonic()
+                if not full:
+                    self._sleep(self.poll_interval)
+        except psycopg.Error as error:
+            if source.closed or source.broken or isinstance(error, psycopg.errors.QueryCanceled):
+                raise SourceError(lost(error, self._parsed()).message) from None
+            if isinstance(error, psycopg.errors.UndefinedObject):
+                raise SourceError(
+                    f"The publication {target.publication_name} is gone from the database "
+                    f"({error.diag.message_primary}): disable Pulse and enable it again."
+                ) from None
+            if isinstance(error, psycopg.errors.ObjectInUse):
+                raise SourceError(
+                    f"The replication slot {target.slot_name} is in use by another reader."
+                ) from None
+            raise SourceError(
+                f"The database refused to decode the slot: {error.diag.message_primary}"
+            ) from None
+        finally:
+            source.close()
+
+    # The source -----------------------------------------------------------------------------
+
+    def _parsed(self) -> Any:
+        return parse(self.target.connection_string)
+
+    def _connect_source(self) -> psycopg.Connection[Any]:
+        if not self.target.connection_string:
+            raise SourceError(
+                "The stored connection string cannot be decrypted with SECRET_ENCRYPTION_KEYS; "
+                "an operator must fix it."
+            )
+        try:
+            parsed = self._parsed()
+            address = resolve_allowed_address(parsed.host, parsed.port)
+        except ConnectionStringError as error:
+            raise SourceError(error.message) from None
+        kwargs = parsed.connect_kwargs(hostaddr=address, connect_timeout=settings.PULSE_CHECK_TIMEOUT)
+        timeout = f"-c statement_timeout={int(settings.PULSE_CAPTURE_STATEMENT_TIMEOUT * 1000)}"
+        kwargs["options"] = f"{kwargs['options']} {timeout}" if kwargs.get("options") else timeout
+        try:
+            return psycopg.connect(**kwargs, **KEEPALIVES, autocommit=True)
+        except psycopg.Error as error:
+            raise SourceError(lost(error, parsed).message) from None
+
+    def _peek(self, source: psycopg.Connection[Any], upto: int) -> list[tuple[bytes]]:
+        cursor = source.cursor()
+        cursor.execute(
+            "SELECT data FROM pg_logical_slot_peek_binary_changes(%s, %s::pg_lsn, %s, "
+            "'proto_version', '1', 'publication_names', %s)",
+            [
+                self.target.slot_name,
+                format_lsn(upto),
+                self.batch_changes,
+                quote_publication(self.target.publication_name),
+            ],
+            binary=True,
+        )
+        return cursor.fetchall()
+
+    def _decode(self, decoder: TransactionDecoder, rows: list[tuple[bytes]]) -> list[CapturedTransaction]:
+        transactions = []
+        try:
+            for (data,) in rows:
+                transaction = decoder.feed(data)
+                if transaction is not None:
+                    transactions.append(transaction)
+        except (DecodeError, KeyError) as error:
+            raise SourceError(f"A change could not be decoded ({error}); capture stops here.") from None
+        return transactions
+
+    def _refresh_models(self, console: psycopg.Connection[Any], source: psycopg.Connection[Any]) -> None:
+        """Record the tables the publication covers (the stream checks ``model`` against them)."""
+        self._check_publication(source)
+        models = sorted(
+            name if schema == "public" else f"{schema}.{name}"
+            for schema, name in source.execute(
+                "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = %s",
+                [self.target.publication_name],
+            )
+        )
+        console.execute(
+            f"UPDATE {CONFIG_TABLE} SET captured_models = %s WHERE project_id = %s "  # noqa: S608
+            "AND captured_models IS DISTINCT FROM %s",
+            [Jsonb(models), self.target.project_id, Jsonb(models)],
+        )
+
+    def _check_publication(self, source: psycopg.Connection[Any]) -> None:
+        publication = self.target.publication_name
+        if (
+            source.execute("SELECT 1 FROM pg_publication WHERE pubname = %s", [publication]).fetchone()
+            is None
+        ):
+            raise SourceError(
+                f"The publication {publication} is gone from the database: disable Pulse and enable it again."
+            )
+
+    # The console database -----------------------------------------------------------------------
+
+    def _store(
+        self, console: psycopg.Connection[Any], transactions: list[CapturedTransaction], reached: int
+    ) -> int:
+        """Write the events, the confirmed position and a NOTIFY in one transaction; how many events."""
+        project_id = self.target.project_id
+        now = dt.datetime.now(dt.UTC)
+        count = 0
+        with console.transaction():
+            with console.cursor().copy(
+                f"COPY {EVENT_TABLE} (project_id, model_name, action, payload, lsn, position, committed_at, "
+                "captured_at) FROM STDIN"
+            ) as copy:
+                for transaction in transactions:
+                    for event in transaction.events:
+                        copy.write_row(
+                            (
+                                project_id,
+                                event.model_name,
+                                event.action,
+                                event.payload,
+                                transaction.commit_lsn,
+                                event.position,
+                                transaction.committed_at,
+                                now,
+                            )
+                        )
+                        count += 1
+            updated = console.execute(
+                f"UPDATE {CONFIG_TABLE} SET confirmed_lsn = GREATEST(COALESCE(confirmed_lsn, 0), %s), "  # noqa: S608
+                "last_captured_at = %s WHERE project_id = %s AND enabled",
+                [reached, now, project_id],
+            )
+            if updated.rowcount != 1:
+                raise Stopped  # disabled meanwhile: nothing is written
+            console.execute("SELECT pg_notify(%s, %s)", [NOTIFY_CHANNEL, str(project_id)])
+        return count
+
+    def _report_error(self, console: psycopg.Connection[Any] | None, message: str) -> None:
+        try:
+            if console is None or console.closed or console.broken:
+                console = psycopg.connect(**console_connect_kwargs(), autocommit=True)
+            console.execute(
+                f"UPDATE {CONFIG_TABLE} SET last_error = %s, last_error_at = now() "  # noqa: S608
+                "WHERE project_id = %s AND enabled",
+                [message, self.target.project_id],
+            )
+            self._error_reported = True
+        except psycopg.Error:
+            log.warning("project=%s: could not record the error on the configuration", self.target.project_id)
+
+    def _clear_error(self, console: psycopg.Connection[Any]) -> None:
+        console.execute(
+            f"UPDATE {CONFIG_TABLE} SET last_error = '', last_error_at = NULL "  # noqa: S608
+            "WHERE project_id = %s AND last_error <> ''",
+            [self.target.project_id],
+        )
+
+
+def _scalar(connection: psycopg.Connection[Any], query: str) -> Any:
+    row = connection.execute(query).fetchone()
+    if row is None:
+        raise SourceError("The database answered a query with no row.")
+    return row[0]
+
+
+def quote_publication(name: str) -> str:
+    """pgoutput's publication_names option is a list of identifiers: quote this one as SQL does."""
+    return sql.Identifier(name).as_string(None)
+
+
+class CaptureWorker:
+    """The supervisor: one ProjectCapture per enabled project, usage flushing and retention."""
+
+    def __init__(
+        self, *, refresh: float | None = None, on_change: Callable[[str], None] | None = None
+    ) -> None:
+        self.refresh = settings.PULSE_WORKER_REFRESH if refresh is None else refresh
+        self.meter = Meter("pulse")
+        self.stop_event = threading.Event()
+        self.captures: dict[uuid.UUID, ProjectCapture] = {}
+        self.on_change = on_change or (lambda message: None)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def run(self) -> None:
+        from pulse.services import pulse_events_prune
+
+        last_prune = 0.0
+        while not self.stop_event.is_set():
+            try:
+                self.sync(pulse_capture_targets())
+                self.meter.flush()
+                if time.monotonic() - last_prune > settings.PULSE_PRUNE_INTERVAL:
+                    pruned = pulse_events_prune(
+                        before=dt.datetime.now(dt.UTC) - dt.timedelta(days=settings.PULSE_RETENTION_DAYS)
+                    )
+                    if pruned:
+                        days = settings.PULSE_RETENTION_DAYS
+                        self.on_change(f"Pruned {pruned} events older than {days} days.")
+                    last_prune = time.monotonic()
+            except Exception:
+                log.exception("the Pulse worker could not read its configuration; retrying")
+                close_old_connections()
+                connections.close_all()
+            self.stop_event.wait(self.refresh)
+        for capture in self.captures.values():
+            capture.stop()
+        for capture in self.captures.values():
+            capture.join(10)
+        try:
+            self.meter.flush()
+        except Exception:
+            log.exception("could not write Pulse usage at shutdown")
+        connections.close_all()
+
+    def sync(self, targets: dict[uuid.UUID, CaptureTarget]) -> None:
+        """Start readers for newly enabled projects; stop those of disabled or re-enabled ones."""
+        for project_id, capture in list(self.captures.items()):
+            target = targets.get(project_id)
+            if target is None or target.version != capture.target.version or not capture.is_alive():
+                capture.stop()
+                del self.captures[project_id]
+                self.on_change(f"Stopped capturing project {project_id}.")
+        for project_id, target in targets.items():
+            if project_id not in self.captures:
+                capture = ProjectCapture(target, meter=self.meter, worker_stop=self.stop_event)
+                self.captures[project_id] = capture
+                capture.start()
+                self.on_change(f"Capturing project {project_id} (slot {target.slot_name}).")
