@@ -143,3 +143,27 @@ def pulse_capture_targets() -> dict[uuid.UUID, CaptureTarget]:
 def pulse_recent_events(*, project: Project, limit: int = 20) -> list[PulseEvent]:
     """The project's latest captured events, newest first (the Pulse tab's live tail)."""
     return list(PulseEvent.objects.filter(project=project).order_by("-id")[:limit])
+
+
+@dataclass(frozen=True)
+class StreamTarget:
+    """What the stream endpoint needs of an enabled project."""
+
+    project_id: uuid.UUID
+    organization_id: int
+    models: tuple[str, ...] | None  # the tables captured; None while not known (any is accepted)
+
+
+def pulse_stream_target(*, project_id: uuid.UUID) -> StreamTarget | None:
+    """The project's stream settings, or None when Pulse is not enabled for it."""
+    config = PulseConfig.objects.filter(project_id=project_id, enabled=True).select_related("project").first()
+    if config is None:
+        return None
+    models: list[str] | None = list(config.captured_models) or None
+    if models is None and config.tables:
+        models = [table.removeprefix("public.") for table in config.tables]
+    return StreamTarget(
+        project_id=config.project_id,
+        organization_id=config.project.organization_id,
+        models=tuple(models) if models is not None else None,
+    )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 
 import psycopg
@@ -506,11 +507,24 @@ def pulse_events_prune(*, before: dt.datetime, batch_size: int = 5000, max_batch
     return deleted
 
 
-def pulse_stream_acknowledge(*, project: Project, name: str, event_id: int) -> PulseStream:
+def pulse_stream_open(*, project_id: uuid.UUID, name: str, present: int) -> int:
+    """Where the named stream resumes: after its last acknowledged event; a name seen for the
+    first time is created at ``present`` (the project's newest event), so it starts from now
+    and every later connection resumes from there."""
+    stream, _ = PulseStream.objects.get_or_create(
+        project_id=project_id, name=name, defaults={"acknowledged_id": present}
+    )
+    return stream.acknowledged_id
+
+
+def pulse_stream_acknowledge(*, project_id: uuid.UUID, name: str, event_id: int) -> PulseStream:
     """Record that the named stream's application has processed every event up to ``event_id``.
 
-    Acknowledgements only move forward (an older, late one changes nothing)."""
-    stream, _ = PulseStream.objects.get_or_create(project=project, name=name)
+    Acknowledgements only move forward (an older, late one changes nothing); acknowledging a
+    name that was never opened creates it there."""
+    stream, _ = PulseStream.objects.get_or_create(
+        project_id=project_id, name=name, defaults={"acknowledged_id": event_id}
+    )
     PulseStream.objects.filter(pk=stream.pk, acknowledged_id__lt=event_id).update(
         acknowledged_id=event_id, updated=timezone.now()
     )

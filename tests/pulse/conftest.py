@@ -3,16 +3,20 @@ for a ready database, the machine's PostgreSQL 15 (wal_level=replica) for one th
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 import pytest
+import uvicorn
 from psycopg import conninfo, sql
 
 MACHINE_POSTGRES = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
@@ -153,3 +157,66 @@ def proxied_source(source_database) -> Iterator[tuple[str, TcpProxy]]:
     proxy.start()
     yield f"postgresql://{values['user']}@127.0.0.1:{proxy.port}/{values['dbname']}", proxy
     proxy.stop()
+
+
+@dataclass
+class RunningStreams:
+    url: str  # http://127.0.0.1:PORT/pulse/v1/stream
+    service: Any
+    loop: asyncio.AbstractEventLoop
+
+    def call(self, coroutine: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(10)
+
+
+@pytest.fixture
+def stream_server(transactional_db) -> Iterator[RunningStreams]:
+    """Pulse's stream endpoint served by uvicorn in a thread (heartbeats every half second)."""
+    from asgiref.sync import sync_to_async
+    from django.db import connections
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    from console.metering import Meter
+    from pulse.capture.worker import console_connect_kwargs
+    from pulse.stream import service as stream_service
+    from pulse.stream.app import StreamService, TargetDirectory, build_routes
+    from pulse.stream.hub import Hub
+
+    service = StreamService(
+        hub=Hub(console_connect_kwargs),
+        directory=TargetDirectory(ttl=0.0),
+        meter=Meter("pulse"),
+        heartbeat=0.5,
+    )
+    app = Starlette(routes=[Mount("/pulse/v1", routes=build_routes(service))])
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    loops: list[asyncio.AbstractEventLoop] = []
+
+    def serve() -> None:
+        loop = asyncio.new_event_loop()
+        loops.append(loop)
+        task = loop.run_until_complete(stream_service.start(service))
+        loop.run_until_complete(server.serve())
+        loop.run_until_complete(stream_service.stop(service, task))
+        # The ORM calls (the last usage flush included) ran in asgiref's executor thread: close
+        # its connections there, or the test database cannot be dropped.
+        loop.run_until_complete(sync_to_async(connections.close_all)())
+        loop.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the test stream server did not start")
+        time.sleep(0.01)
+    running = RunningStreams(f"http://127.0.0.1:{port}/pulse/v1/stream", service, loops[0])
+    yield running
+    server.should_exit = True
+    thread.join(10)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import subprocess
@@ -9,12 +10,16 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
 from django.conf import settings
 from django.db import connection
 
+from console.audit import Actor
+from projects.services import api_key_create
+from pulse.client import stream
 from pulse.models import PulseEvent
 from tests.pulse.capture_helpers import enable, events, wait_for
 from tests.pulse.conftest import run_sql
@@ -51,16 +56,27 @@ def start_worker() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
 
     yield start
     for process in started:
-        if process.poll() is None:
+        process.terminate()  # a clean stop closes its connections before the test database goes
+    for process in started:
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
             process.kill()
-        process.wait()
+            process.wait()
 
 
 def test_a_worker_killed_mid_burst_loses_and_duplicates_nothing_once_restarted(
-    project, source_url, start_worker
+    project, source_url, start_worker, stream_server
 ):
     run_sql(source_url, "CREATE TABLE burst (id int PRIMARY KEY, payload text)")
     enable(project, source_url)
+    _, key = api_key_create(project=project, name="burst", actor=Actor.command("test"))
+    # A named stream that exists before the burst: it must deliver every change of it.
+    parts = urlsplit(stream_server.url)
+    opened = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    opened.request("GET", f"{parts.path}?model=burst&name=reader", headers={"Authorization": f"Bearer {key}"})
+    assert opened.getresponse().status == 200
+    opened.close()
     first = start_worker(PULSE_BATCH_CHANGES="700")
 
     def burst() -> None:
@@ -98,6 +114,9 @@ def test_a_worker_killed_mid_burst_loses_and_duplicates_nothing_once_restarted(
     assert len(logged) == 10_000
     assert len({(lsn, position) for lsn, position, _ in logged}) == 10_000
     assert [e["created"]["id"] for e in found] == list(range(10_000))
+    with stream("burst", name="reader", url=stream_server.url, api_key=key) as delivered:
+        received = [next(delivered).created for _ in range(10_000)]
+    assert [row["id"] for row in received if row] == list(range(10_000))
 
 
 def test_a_second_worker_takes_over_within_ten_seconds_when_the_first_dies(project, source_url, start_worker):

@@ -1,0 +1,291 @@
+"""A Python client for Pulse streams, standard library only (copy this file into your application).
+
+    import os
+    from pulse.client import stream
+
+    # A named stream resumes after the last event it acknowledged: at least once.
+    for event in stream("orders", name="orders-worker",
+                        url="http://127.0.0.1:8000/pulse/v1/stream", api_key=os.environ["PULSE_API_KEY"]):
+        if event.action == "create":
+            print("new order", event.created)
+        elif event.action == "update":
+            print("changed", event.before, "->", event.after)
+        elif event.action == "delete":
+            print("gone", event.deleted)
+
+    # Without a name: only what happens from now on, while connected.
+    for event in stream("orders", actions=["create"], url=..., api_key=...):
+        ...
+
+An event counts as processed when the loop asks for the next one; the client then
+acknowledges it (at most every ``ack_interval`` seconds, and when the stream is closed), so
+a restarted program resumes after the last event it finished. A dropped connection is
+re-opened with ``Last-Event-ID``: nothing is skipped. Errors the server answers before
+streaming (a bad key, Pulse not enabled, an unknown table) raise ``PulseStreamError``.
+
+``url`` defaults to ``$PULSE_STREAM_URL``, ``api_key`` to ``$PULSE_API_KEY``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.client
+import json
+import os
+import time
+from collections.abc import Generator, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlencode, urlsplit
+
+RETRYABLE_STATUSES = frozenset({409, 429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class Event:
+    """One change, as DESIGN.md section 8 describes it."""
+
+    id: int
+    model_name: str
+    action: str  # "create" | "update" | "delete" | "truncate"
+    lsn: str
+    committed_at: dt.datetime
+    created: dict[str, Any] | None = None
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    deleted: dict[str, Any] | None = None
+    # Columns whose value an update did not change and the WAL did not carry (TOAST).
+    unchanged: tuple[str, ...] = field(default=())
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Event:
+        return cls(
+            id=int(data["id"]),
+            model_name=data["modelName"],
+            action=data["action"],
+            lsn=data["lsn"],
+            committed_at=dt.datetime.fromisoformat(data["committedAt"].replace("Z", "+00:00")),
+            created=data.get("created"),
+            before=data.get("before"),
+            after=data.get("after"),
+            deleted=data.get("deleted"),
+            unchanged=tuple(data.get("unchanged", ())),
+        )
+
+
+class PulseStreamError(Exception):
+    """The server refused the stream: ``status`` (HTTP), ``code`` (P6xxx), ``message``."""
+
+    def __init__(self, status: int, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(f"{code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details or {}
+
+
+class PulseStream:
+    """An open stream: iterate it for events; ``close()`` (or ``with``) acknowledges and ends it."""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        url: str,
+        api_key: str,
+        name: str | None = None,
+        actions: Iterable[str] | None = None,
+        last_event_id: int | None = None,
+        ack_interval: float = 1.0,
+        read_timeout: float = 60.0,
+        max_retry_delay: float = 10.0,
+    ) -> None:
+        self.url = urlsplit(url)
+        if self.url.scheme not in ("http", "https"):
+            raise ValueError("url must be the http(s):// address of /pulse/v1/stream")
+        self.api_key = api_key
+        self.model = model
+        self.name = name
+        self.actions = ",".join(actions) if actions else None
+        self.last_event_id = last_event_id  # the last event handed to the caller
+        self.ack_interval = ack_interval
+        self.read_timeout = read_timeout
+        self.max_retry_delay = max_retry_delay
+        self.acknowledged: int | None = None
+        self._processed: int | None = None
+        self._acked_at = time.monotonic()
+        self._connection: http.client.HTTPConnection | None = None
+        self._ack_connection: http.client.HTTPConnection | None = None
+        self._closed = False
+        self._events = self._run()
+
+    def __iter__(self) -> Iterator[Event]:
+        return self
+
+    def __next__(self) -> Event:
+        return next(self._events)
+
+    def __enter__(self) -> PulseStream:
+        return self
+
+    def __exit__(self, kind: object, *exc: object) -> None:
+        # Leaving by an exception: the event being handled was not processed.
+        self.close(last_processed=kind is None)
+
+    def close(self, *, last_processed: bool = True) -> None:
+        """Acknowledge what was processed (with ``last_processed``, the last event received too:
+        the loop that broke out had handled it) and close the connection."""
+        if self._closed:
+            return
+        self._closed = True
+        self._events.close()
+        if last_processed and self.last_event_id is not None:
+            self._processed = self.last_event_id
+        self.acknowledge()
+        for connection in (self._connection, self._ack_connection):
+            if connection is not None:
+                connection.close()
+
+    def acknowledge(self, event_id: int | None = None) -> None:
+        """Acknowledge the named stream up to ``event_id`` (default: the last event processed)."""
+        event_id = self._processed if event_id is None else event_id
+        if self.name is None or event_id is None or event_id == self.acknowledged:
+            return
+        path = self.url.path.rsplit("/", 1)[0] + f"/streams/{quote(self.name, safe='')}/ack"
+        body = json.dumps({"id": event_id})
+        for attempt in range(2):
+            if self._ack_connection is None:
+                self._ack_connection = self._connect(timeout=10)
+            try:
+                self._ack_connection.request(
+                    "POST", path, body=body, headers={**self._headers(), "Content-Type": "application/json"}
+                )
+                response = self._ack_connection.getresponse()
+                payload = response.read()
+            except (OSError, http.client.HTTPException):
+                self._ack_connection.close()
+                self._ack_connection = None
+                if attempt:
+                    return  # acknowledged later, or the events come again: at least once
+                continue
+            if response.status != 200:
+                raise _error(response.status, payload)
+            self.acknowledged = event_id
+            self._acked_at = time.monotonic()
+            return
+
+    # Internals -----------------------------------------------------------------------------------
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+    def _connect(self, *, timeout: float) -> http.client.HTTPConnection:
+        host, port = self.url.hostname or "localhost", self.url.port
+        if self.url.scheme == "https":
+            return http.client.HTTPSConnection(host, port, timeout=timeout)
+        return http.client.HTTPConnection(host, port, timeout=timeout)
+
+    def _open(self) -> http.client.HTTPResponse:
+        query = {"model": self.model}
+        if self.name is not None:
+            query["name"] = self.name
+        if self.actions:
+            query["actions"] = self.actions
+        headers = {**self._headers(), "Accept": "text/event-stream"}
+        if self.last_event_id is not None:
+            headers["Last-Event-ID"] = str(self.last_event_id)
+        self._connection = self._connect(timeout=self.read_timeout)
+        self._connection.request("GET", f"{self.url.path}?{urlencode(query)}", headers=headers)
+        response = self._connection.getresponse()
+        if response.status != 200:
+            raise _error(response.status, response.read())
+        return response
+
+    def _run(self) -> Generator[Event, None, None]:
+        delay = 0.5
+        opened = False
+        while not self._closed:
+            try:
+                response = self._open()
+                opened, delay = True, 0.5
+                for event in _parse(response):
+                    if self._processed is not None and time.monotonic() - self._acked_at >= self.ack_interval:
+                        self.acknowledge()
+                    if event is None:
+                        continue  # a heartbeat
+                    self.last_event_id = event.id
+                    yield event
+                    self._processed = event.id
+            except PulseStreamError as error:
+                # A named stream's previous connection may not have been noticed gone yet (409).
+                if not opened or error.status not in RETRYABLE_STATUSES:
+                    raise
+            except (OSError, http.client.HTTPException):
+                pass  # reconnect below, resuming after the last event received
+            finally:
+                if self._connection is not None:
+                    self._connection.close()
+            time.sleep(delay)
+            delay = min(delay * 2, self.max_retry_delay)
+
+
+def _parse(response: http.client.HTTPResponse) -> Iterator[Event | None]:
+    """Server-Sent Events: yields an Event per ``data:`` block, None per comment (heartbeat)."""
+    data: list[str] = []
+    while True:
+        raw = response.readline()
+        if not raw:
+            return  # the server ended the stream
+        line = raw.decode("utf-8").rstrip("\r\n")
+        if not line:
+            if data:
+                yield Event.from_json(json.loads("\n".join(data)))
+                data = []
+            continue
+        if line.startswith(":"):
+            yield None
+        elif line.startswith("data:"):
+            data.append(line[5:].removeprefix(" "))
+
+
+def _error(status: int, body: bytes) -> PulseStreamError:
+    try:
+        error = json.loads(body)["error"]
+        details = {k: v for k, v in error.items() if k not in ("code", "message")}
+        return PulseStreamError(status, error["code"], error["message"], details)
+    except (ValueError, KeyError, TypeError):
+        return PulseStreamError(status, "P6000", f"HTTP {status}: {body[:200]!r}")
+
+
+def stream(
+    model: str,
+    name: str | None = None,
+    actions: Iterable[str] | None = None,
+    *,
+    url: str | None = None,
+    api_key: str | None = None,
+    last_event_id: int | None = None,
+    ack_interval: float = 1.0,
+    read_timeout: float = 60.0,
+) -> PulseStream:
+    """Stream the changes of ``model`` (a table; ``schema.table`` outside public) as Events.
+
+    ``name``: resume after the named stream's last acknowledged event (at least once);
+    without it, events from now on. ``actions``: only these (create, update, delete,
+    truncate). The returned PulseStream is an iterator; close it (or use ``with``) to
+    acknowledge the last event processed and disconnect.
+    """
+    url = url or os.environ.get("PULSE_STREAM_URL", "")
+    api_key = api_key or os.environ.get("PULSE_API_KEY", "")
+    if not url or not api_key:
+        raise ValueError("Give url= and api_key= (or set PULSE_STREAM_URL and PULSE_API_KEY).")
+    return PulseStream(
+        model,
+        url=url,
+        api_key=api_key,
+        name=name,
+        actions=actions,
+        last_event_id=last_event_id,
+        ack_interval=ack_interval,
+        read_timeout=read_timeout,
+    )

@@ -1,0 +1,31 @@
+"""The stream endpoint's errors: Accelerate's JSON shape and codes (DESIGN.md section 7), plus one.
+
+They are answered before the stream starts; once it has, the connection just ends.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+STATUS = {
+    "P6000": 500,  # server error
+    "P6002": 401,  # unauthorized: no key, a malformed, expired or deleted one
+    "P6005": 400,  # invalid parameters: model, actions, name, Last-Event-ID, the ack body
+    "P6010": 403,  # Pulse is not enabled for the key's project
+    "P6011": 409,  # the named stream is already open on another connection
+}
+
+
+class StreamError(Exception):
+    def __init__(self, code: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.extra = extra
+
+    @property
+    def status(self) -> int:
+        return STATUS[self.code]
+
+    def payload(self, request_id: str) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, **self.extra, "requestId": request_id}}
