@@ -77,6 +77,7 @@ def pulse_tab(request: AuthenticatedRequest, organization_slug: str, project_id:
     if context["enabled"]:
         context.update(_stream_context(request, project))
         context["status"] = selectors.pulse_slot_status(config=context["config"])
+        context["recent_events"] = selectors.pulse_recent_events(project=project)
     elif context["access"]:
         config = context["config"]
         initial = {"region": config.region, "tables": ", ".join(config.tables)} if config else {}
@@ -192,6 +193,20 @@ def pulse_status(
         return redirect("pulse:tab", organization_slug=organization_slug, project_id=project.pk)
     context = _context(membership, project, status=selectors.pulse_slot_status(config=config))
     return render(request, "pulse/tab.html#status", context)
+
+
+@require_GET
+@login_required
+def pulse_events(
+    request: AuthenticatedRequest, organization_slug: str, project_id: uuid.UUID
+) -> HttpResponse:
+    """The live tail: the latest captured events; the tab polls it every two seconds."""
+    membership, project = _project(request, organization_slug, project_id)
+    config = selectors.pulse_config_for_project(project=project)
+    if not request.htmx or config is None or not config.enabled:
+        return redirect("pulse:tab", organization_slug=organization_slug, project_id=project.pk)
+    context = _context(membership, project, recent_events=selectors.pulse_recent_events(project=project))
+    return render(request, "pulse/tab.html#events", context)
 
 
 @require_GET

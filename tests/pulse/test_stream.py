@@ -292,6 +292,7 @@ def test_the_python_client_yields_typed_events_acknowledges_and_reconnects(live,
     proxy = TcpProxy(port)
     proxy.start()
     url = f"http://127.0.0.1:{proxy.port}/pulse/v1/stream"
+    ack(live, "client", 0)  # the name exists from the start: nothing the test inserts is before it
     try:
         with stream("orders", name="client", url=url, api_key=live.key, ack_interval=0) as changes:
             live.insert(1)
