@@ -23,6 +23,7 @@ from django.utils.text import slugify
 from console import permissions
 from console.audit import Actor, audit_record
 from console.models import Invitation, Membership, Organization, Role, User
+from console.products import products_release_organization
 
 logger = logging.getLogger(__name__)
 
@@ -137,19 +138,27 @@ def organization_rename(*, organization: Organization, name: str, actor: Actor) 
     return organization
 
 
-@transaction.atomic
-def organization_delete(*, organization: Organization, confirm_name: str, actor: Actor) -> None:
+def organization_delete(*, organization: Organization, confirm_name: str, actor: Actor) -> list[str]:
     """Delete the organization and, through its foreign keys, everything it owns (projects, their
     API keys and stored connection strings, memberships, invitations). Irreversible.
 
     ``confirm_name`` must be the organization's name exactly, or a ValidationError says so and
-    nothing changes. The audit event is written first and survives: its organization link is
-    set to NULL and it keeps ``organization_name``.
+    nothing changes. Each product first undoes what it set up outside the console (outside the
+    deleting transaction: it talks to users' databases); what it could not undo is returned,
+    for the person to finish by hand. The audit event is written first and survives: its
+    organization link is set to NULL and it keeps ``organization_name``.
     """
     if confirm_name.strip() != organization.name:
         raise ValidationError(
             {"confirm_name": f"Type the organization's name, “{organization.name}”, exactly to confirm."}
         )
+    leftovers = products_release_organization(organization=organization, actor=actor)
+    _organization_delete_rows(organization=organization, actor=actor)
+    return leftovers
+
+
+@transaction.atomic
+def _organization_delete_rows(*, organization: Organization, actor: Actor) -> None:
     audit_record(
         actor=actor,
         organization=organization,

@@ -119,7 +119,7 @@ def organization_delete(request: AuthenticatedRequest, organization_slug: str) -
     if request.method == "POST" and form.is_valid():
         name = organization.name
         try:
-            services.organization_delete(
+            leftovers = services.organization_delete(
                 organization=organization,
                 confirm_name=form.cleaned_data["confirm_name"],
                 actor=Actor.from_request(request),
@@ -129,6 +129,8 @@ def organization_delete(request: AuthenticatedRequest, organization_slug: str) -
         else:
             request.session.pop(LAST_ORGANIZATION_SESSION_KEY, None)
             messages.success(request, f"Organization “{name}” and everything in it was deleted.")
+            for leftover in leftovers:
+                messages.warning(request, leftover)
             return redirect_after_modal(request, reverse("home"))
     return render(
         request,

@@ -127,8 +127,10 @@ def project_delete(
     form = ProjectDeleteForm(request.POST or None, project_name=project.name)
     if request.method == "POST" and form.is_valid():
         name = project.name
-        services.project_delete(project=project, actor=Actor.from_request(request))
+        leftovers = services.project_delete(project=project, actor=Actor.from_request(request))
         messages.success(request, f"Project “{name}” and its API keys were deleted.")
+        for leftover in leftovers:
+            messages.warning(request, leftover)
         url = reverse("organization_overview", args=[organization_slug])
         return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
     context = _context(membership, project, form=form)
