@@ -108,6 +108,22 @@ def test_dashboard_get_started_without_keys(owner_client, project):
     assert "Not configured" in html
 
 
+def test_dashboard_offers_early_access_where_the_organization_has_none(owner_client, project, settings):
+    settings.ACCELERATE_OPEN_ACCESS = False
+    settings.PULSE_OPEN_ACCESS = False
+    html = owner_client.get(url("dashboard", project)).content.decode()
+    assert "Request access" in html and "Join the wait list" in html
+    assert "Configure Accelerate</a>" not in html and "Enable Pulse</a>" not in html
+
+    from console.access import product_access_grant
+    from console.audit import Actor
+
+    product_access_grant(organization=project.organization, product="pulse", actor=Actor.command("test"))
+    html = owner_client.get(url("dashboard", project)).content.decode()
+    assert "Enable Pulse</a>" in html and "Join the wait list" not in html
+    assert "Request access" in html
+
+
 def test_dashboard_links_to_the_keys_when_the_project_has_some(owner_client, project):
     ApiKeyFactory(project=project)
     ApiKeyFactory(project=project)
