@@ -57,7 +57,8 @@ def organization_projects(*, organization: Organization) -> QuerySet[Any]:
     Read through reverse relations by name so the core imports neither the projects app nor
     a product (dependencies point one way: products → projects → console).
     """
-    return organization.projects.select_related("accelerate_config", "pulse_config").order_by("name", "created")
+    projects = organization.projects.select_related("accelerate_config", "pulse_config")
+    return projects.order_by("name", "created")
 
 
 def account_exists(*, email: str) -> bool:
