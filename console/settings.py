@@ -254,3 +254,8 @@ ACCELERATE_REGIONS = [
 ]
 # Seconds the configure form waits for the user's database (DNS, connect, TLS, SELECT 1).
 ACCELERATE_CHECK_TIMEOUT = env.float("ACCELERATE_CHECK_TIMEOUT", default=5.0)
+
+# Usage metering (console/metering.py): daily rows are kept this long, hourly rows (the 24-hour
+# view) this long; `manage.py pruneusage` deletes what is older.
+USAGE_RETENTION_DAYS = env.int("USAGE_RETENTION_DAYS", default=400)
+USAGE_HOURLY_RETENTION_DAYS = env.int("USAGE_HOURLY_RETENTION_DAYS", default=30)
