@@ -135,13 +135,14 @@ class PruneResult:
 
 @transaction.atomic
 def usage_prune(*, now: dt.datetime | None = None) -> PruneResult:
-    """Delete hourly rows older than ``USAGE_HOURLY_RETENTION_DAYS`` (their counts live on in
-    the daily rows every flush keeps) and daily rows older than ``USAGE_RETENTION_DAYS``.
-    Only whole UTC days go: the cut-offs are midnights. Safe to run at any time, repeatedly."""
+    """Keep the hourly rows of the last ``USAGE_HOURLY_RETENTION_DAYS`` UTC days and the daily
+    rows of the last ``USAGE_RETENTION_DAYS`` (today counts as one; the same days as
+    ``manage.py usage --days N``), delete older ones: an hour's count lives on in its day's row,
+    which every flush keeps. Only whole UTC days go. Safe to run at any time, repeatedly."""
     today = (now or timezone.now()).astimezone(dt.UTC).date()
-    daily_before = today - dt.timedelta(days=settings.USAGE_RETENTION_DAYS)
+    daily_before = today - dt.timedelta(days=settings.USAGE_RETENTION_DAYS - 1)
     hourly_before = dt.datetime.combine(
-        today - dt.timedelta(days=settings.USAGE_HOURLY_RETENTION_DAYS), dt.time(), tzinfo=dt.UTC
+        today - dt.timedelta(days=settings.USAGE_HOURLY_RETENTION_DAYS - 1), dt.time(), tzinfo=dt.UTC
     )
     hourly_deleted, _ = UsageCounter.objects.filter(hour__lt=hourly_before).delete()
     daily_deleted, _ = UsageDailyCounter.objects.filter(day__lt=daily_before).delete()
