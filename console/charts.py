@@ -229,15 +229,18 @@ def bar_chart(
             )
         )
 
-    # Label about MAX_X_LABELS buckets, always including the newest (the one being counted).
+    # Label at most MAX_X_LABELS buckets: hours on a fixed grid (00:00, 04:00, …, midnight
+    # named by its date), days counted back from today so the newest is always labelled.
     every = max(1, math.ceil(count / MAX_X_LABELS))
+    if granularity == "hour":
+        every = next(n for n in (1, 2, 3, 4, 6, 12, 24) if n >= every)
+        labelled = [i for i, start in enumerate(buckets) if start.hour % every == 0]
+    else:
+        labelled = list(range(count - 1, -1, -every))[::-1]
     x_ticks = [
-        Tick(
-            position=round(PLOT_LEFT + (index + 0.5) * slot, 2),
-            label=_x_tick_label(buckets[index], granularity),
-        )
-        for index in range(count - 1, -1, -every)
-    ][::-1]
+        Tick(position=round(PLOT_LEFT + (i + 0.5) * slot, 2), label=_x_tick_label(buckets[i], granularity))
+        for i in labelled
+    ]
 
     total = sum(stacked_totals)
     period = "hour" if granularity == "hour" else "day"
