@@ -14,6 +14,7 @@ from accelerate.models import AccelerateConfig
 from console.connection_strings import ConnectionString, parse
 from console.encryption import decrypt
 from projects.models import Project
+from projects.selectors import project_api_keys
 
 
 def accelerate_config_for_project(*, project: Project) -> AccelerateConfig | None:
@@ -21,13 +22,9 @@ def accelerate_config_for_project(*, project: Project) -> AccelerateConfig | Non
     return AccelerateConfig.objects.filter(project=project).first()
 
 
-def project_api_key_count(*, project: Project) -> int | None:
-    """How many API keys the project has; None when this installation has no API keys (yet).
-
-    Read through the reverse relation, so this does not depend on how the keys app is built.
-    """
-    keys = getattr(project, "api_keys", None)
-    return None if keys is None else int(keys.count())
+def project_api_key_count(*, project: Project) -> int:
+    """How many API keys the project has (the instructions say to create one when there are none)."""
+    return project_api_keys(project=project).count()
 
 
 def accelerate_public_host(*, request: HttpRequest) -> str:

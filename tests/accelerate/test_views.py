@@ -76,6 +76,9 @@ def test_configure_then_see_the_instructions(owner_client, project, database_url
     config = AccelerateConfig.objects.get(project=project)
     assert config.database_display in page
     assert "pw-123456" not in page
+    # Step 3 sends a project without keys to the keys tab to create one.
+    keys_url = reverse("projects:api_keys", args=[project.organization.slug, project.pk])
+    assert "This project has no API key yet." in page and f'href="{keys_url}"' in page
 
 
 def test_the_public_host_setting_names_the_gateway(owner_client, project, database_url, settings):

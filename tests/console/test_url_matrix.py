@@ -26,7 +26,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from console.models import AuditEvent, Invitation, Membership, Organization, Role
-from tests.factories import MembershipFactory, ProjectFactory
+from tests.factories import ApiKeyFactory, MembershipFactory, ProjectFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -58,6 +58,7 @@ KWARG_VALUES: dict[str, Callable[[Objects], object]] = {
     "project_id": lambda o: o.project.pk,
     "membership_id": lambda o: o.member.pk,
     "invitation_id": lambda o: o.invitation.pk,
+    "api_key_id": lambda o: o.make("api_key", lambda: ApiKeyFactory(project=o.project)).pk,
 }
 
 # URLs without an organization in them, by name, and why the matrix does not apply.

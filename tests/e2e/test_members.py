@@ -3,6 +3,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.urls import reverse
 from playwright.sync_api import expect
 
 from console.models import Membership, Organization, Role
@@ -29,6 +30,8 @@ def test_admin_invites_a_developer_who_signs_up_then_is_demoted_and_the_audit_lo
     owner = MembershipFactory(organization__name="Acme", organization__slug="acme", role=Role.OWNER)
     organization = owner.organization
     admin = MembershipFactory(organization=organization, role=Role.ADMIN, user__email="admin@example.com")
+    project = ProjectFactory(organization=organization, name="Storefront")
+    keys_tab = live_server.url + reverse("projects:api_keys", args=[organization.slug, project.pk])
     page = login_page(admin.user)
 
     # The admin invites a developer from Settings › Members.
@@ -62,6 +65,9 @@ def test_admin_invites_a_developer_who_signs_up_then_is_demoted_and_the_audit_lo
     expect(invitee_page.get_by_role("heading", name="Overview")).to_be_visible()
     expect(invitee_page).to_have_url(f"{live_server.url}/o/acme/")
     expect(invitee_page.get_by_role("status")).to_contain_text("You joined Acme as Developer")
+    # As a developer they may create API keys.
+    invitee_page.goto(keys_tab)
+    expect(invitee_page.get_by_role("link", name="New API Key")).to_be_visible()
     assert Membership.objects.get(user__email=INVITEE, organization=organization).role == Role.DEVELOPER
 
     # The admin demotes them to viewer.
@@ -79,6 +85,10 @@ def test_admin_invites_a_developer_who_signs_up_then_is_demoted_and_the_audit_lo
     expect(invitee_page.get_by_role("row").filter(has_text=INVITEE)).to_contain_text("Viewer")
     expect(invitee_page.get_by_role("link", name="Invite member")).to_have_count(0)
     expect(invitee_page.get_by_role("button", name="Change role")).to_have_count(0)
+    # …and, as a viewer, no longer the "New API Key" button.
+    invitee_page.goto(keys_tab)
+    expect(invitee_page.get_by_role("heading", name="Storefront")).to_be_visible()
+    expect(invitee_page.get_by_role("link", name="New API Key")).to_have_count(0)
 
     # The audit log shows all of it, newest first.
     page.get_by_role("navigation", name="Settings").get_by_role("link", name="Audit log").click()
