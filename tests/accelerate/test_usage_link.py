@@ -27,10 +27,8 @@ def test_a_configured_project_links_to_its_accelerate_usage_for_every_member(
             "response_size_limit_mb": 5,
         },
     )
-    link = (
-        f'href="{reverse("usage", args=[project.organization.slug])}?project={project.pk}&amp;product=accelerate">'
-        "View usage</a>"
-    )
+    usage = reverse("usage", args=[project.organization.slug])
+    link = f'href="{usage}?project={project.pk}&amp;product=accelerate">View usage</a>'
     viewer = Client()
     viewer.force_login(member_factory(project.organization, Role.VIEWER).user)
     for client in (owner_client, viewer):

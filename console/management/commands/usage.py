@@ -72,9 +72,8 @@ class Command(BaseCommand):
         for product, metrics in METRICS.items():
             self.stdout.write(f"\n{PRODUCT_NAMES[product]}")
             for metric in metrics:
-                self.stdout.write(
-                    f"  {metric_name(product, metric):<18} {_value(product, metric, report.total(product, metric))}"
-                )
+                value = _value(product, metric, report.total(product, metric))
+                self.stdout.write(f"  {metric_name(product, metric):<18} {value}")
             if product == "accelerate":
                 ratio = report.cache_hit_ratio
                 self.stdout.write(f"  {'Cache hit ratio':<18} {'—' if ratio is None else f'{ratio:.1%}'}")
