@@ -10,8 +10,8 @@ from accelerate.models import (
     QUERY_TIMEOUT_SECONDS,
     RESPONSE_SIZE_LIMIT_MB,
 )
-from accelerate.regions import region_choices, region_recommend
 from console.connection_strings import EXAMPLE, MAX_LENGTH, InvalidConnectionString, parse
+from console.regions import region_choices, region_recommend
 
 AUTOMATIC = ""
 

@@ -15,11 +15,11 @@ from accelerate.models import (
     RESPONSE_SIZE_LIMIT_MB,
     AccelerateConfig,
 )
-from accelerate.regions import region_name
 from console import connection_strings
 from console.access import product_access_granted
 from console.audit import Actor, audit_record
 from console.encryption import encrypt
+from console.regions import region_name
 from projects.models import Project
 
 PRODUCT = "accelerate"

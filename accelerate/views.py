@@ -16,13 +16,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accelerate import selectors, services
 from accelerate.forms import AUTOMATIC, AccelerateConfigForm
 from accelerate.models import AccelerateConfig
-from accelerate.regions import region_name, region_recommend
 from console.access import product_access_granted, product_access_request, product_access_request_for
 from console.audit import Actor
 from console.connection_strings import InvalidConnectionString, parse
 from console.http import AuthenticatedRequest
 from console.models import Membership
 from console.permissions import Action, can, require
+from console.regions import region_name, region_recommend
 from projects.models import Project
 from projects.selectors import project_for_user
 

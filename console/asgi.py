@@ -1,12 +1,31 @@
-"""The one ASGI entry point.
+"""The one ASGI entry point: the data plane beside Django.
 
-Later the data plane (``/accelerate/v1/``, ``/pulse/v1/``) is mounted here beside
-Django; everything else is the console.
+``/accelerate/v1/`` and ``/pulse/v1/`` go to the lean Starlette application
+(``console/dataplane.py``); everything else is the Django console. Lifespan events
+(start-up, shutdown) go to the data plane, which has background work to start and stop;
+Django's handler has none and does not accept them.
 """
 
-import os
+from __future__ import annotations
 
+import os
+from typing import Any
+
+import django
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
-application = get_asgi_application()
+django.setup()
+console_app = get_asgi_application()
+
+from console.dataplane import create_dataplane  # noqa: E402  (needs Django set up)
+
+dataplane = create_dataplane()
+DATAPLANE_PREFIXES = ("/accelerate/v1/", "/pulse/v1/")
+
+
+async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] == "lifespan" or scope.get("path", "").startswith(DATAPLANE_PREFIXES):
+        await dataplane(scope, receive, send)
+    else:
+        await console_app(scope, receive, send)

@@ -122,7 +122,10 @@ if test_url := env.str("TEST_DATABASE_URL", default=""):
     DATABASES["default"].update({key: _test[key] for key in ("HOST", "PORT", "USER", "PASSWORD")})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://console")}
+CACHE_URL = env.str("CACHE_URL", default="locmemcache://console")
+CACHES = {"default": env.cache_url_config(CACHE_URL)}
+# The data plane talks to Redis directly (asyncio client) when the cache is Redis.
+REDIS_URL = CACHE_URL if CACHE_URL.startswith(("redis://", "rediss://")) else ""
 
 AUTH_USER_MODEL = "console.User"
 PASSWORD_HASHERS = [
@@ -254,6 +257,18 @@ ACCELERATE_REGIONS = [
 ]
 # Seconds the configure form waits for the user's database (DNS, connect, TLS, SELECT 1).
 ACCELERATE_CHECK_TIMEOUT = env.float("ACCELERATE_CHECK_TIMEOUT", default=5.0)
+# Reported in every gateway answer's info.region: where this gateway process runs.
+GATEWAY_REGION = env.str("GATEWAY_REGION", default="local")
+# How long a gateway process trusts what it read of a project's configuration (seconds):
+# disabling Accelerate or changing its settings reaches every process within this time.
+GATEWAY_CONFIG_TTL = env.float("GATEWAY_CONFIG_TTL", default=1.0)
+GATEWAY_CACHE_MAX_ENTRIES = env.int("GATEWAY_CACHE_MAX_ENTRIES", default=10_000)
+
+# Pulse (pulse/): early access, and how long the console waits on a user's database.
+PULSE_OPEN_ACCESS = env.bool("PULSE_OPEN_ACCESS", default=EMBEDDED)
+PULSE_CHECK_TIMEOUT = env.float("PULSE_CHECK_TIMEOUT", default=5.0)
+# Creating a logical slot waits for the transactions running on the server to finish.
+PULSE_SLOT_CREATE_TIMEOUT = env.float("PULSE_SLOT_CREATE_TIMEOUT", default=30.0)
 
 # Usage metering (console/metering.py): daily rows are kept this long, hourly rows (the 24-hour
 # view) this long; `manage.py pruneusage` deletes what is older.

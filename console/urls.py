@@ -42,5 +42,6 @@ urlpatterns = [
     path("o/<slug:organization_slug>/usage/export.csv", views_usage.usage_export, name="usage_export"),
     path("o/<slug:organization_slug>/projects/", include("projects.urls")),
     path("o/<slug:organization_slug>/projects/", include("accelerate.urls")),
+    path("o/<slug:organization_slug>/projects/", include("pulse.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -31,6 +30,7 @@ from accelerate.gateway.cache import QueryCache
 from accelerate.gateway.errors import GatewayError
 from accelerate.gateway.pool import ConnectFailed, ConnectionPool
 from console.connection_strings import ConnectionString, ConnectionStringError, resolve_allowed_address_async
+from console.metering import Meter
 
 log = logging.getLogger("accelerate.gateway")
 
@@ -61,13 +61,6 @@ class Target:
 Resolver = Callable[[str], Awaitable[Target]]
 
 
-class Meter:
-    """Usage counters (per project and hour); the default records nothing."""
-
-    def add(self, target: Target, **counts: int) -> None:
-        return None
-
-
 @dataclass(slots=True)
 class CacheStrategy:
     ttl: float
@@ -89,12 +82,12 @@ class Gateway:
         resolver: Resolver,
         cache: QueryCache,
         region: str,
-        meter: Meter | None = None,
+        meter: Meter,
     ) -> None:
         self.resolve = resolver
         self.cache = cache
         self.region = region
-        self.meter = meter or Meter()
+        self.meter = meter
         self.pools: dict[str, tuple[str, ConnectionPool]] = {}
         self._inflight: dict[tuple[str, str], asyncio.Future[tuple[bytes, float]]] = {}
         self._background: set[asyncio.Task[Any]] = set()
@@ -139,8 +132,11 @@ class Gateway:
             spec = parse_query_request(await read_json(request))
             body, status, modified = await self._answer(request, target, spec)
         except GatewayError:
-            self.meter.add(target, queries=1, errors=1)
+            self.meter.add(
+                organization_id=target.organization_id, project_id=target.project_id, queries=1, errors=1
+            )
             raise
+        request.state.cache_status = status
         info = {
             "cacheStatus": status,
             "lastModified": modified,
@@ -153,7 +149,7 @@ class Gateway:
             counts[f"cache_hits_{status}"] = 1
         elif status == "miss":
             counts["cache_misses"] = 1
-        self.meter.add(target, **counts)
+        self.meter.add(organization_id=target.organization_id, project_id=target.project_id, **counts)
         return Response(payload, media_type="application/json", headers={"X-Request-Id": request_id})
 
     async def _answer(self, request: Request, target: Target, spec: QueryRequest) -> tuple[bytes, str, str]:
@@ -430,11 +426,3 @@ def build_routes(gateway: Gateway) -> list[Route]:
         Route("/invalidate", endpoint, methods=["POST"]),
         Route("/invalidate-all", endpoint, methods=["POST"]),
     ]
-
-
-def create_app(gateway: Gateway) -> Starlette:
-    async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
-        yield
-        await gateway.close()
-
-    return Starlette(routes=build_routes(gateway), lifespan=lifespan)

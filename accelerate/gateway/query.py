@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import psycopg
-from psycopg import AsyncRawCursor
+from psycopg import AsyncRawCursor, pq
+from psycopg.abc import PQGen
+from psycopg.generators import fetch
 from psycopg.types.json import Jsonb
 
 from accelerate.gateway.errors import GatewayError
@@ -15,6 +17,44 @@ from accelerate.gateway.pool import ConnectFailed, ConnectionPool, PoolTimeout
 from console.pgjson import row_encoder
 
 FETCH_ROWS = 500  # rows per round of streaming; keeps memory bounded by the size limit
+
+
+class StreamingCursor(AsyncRawCursor[Any]):
+    """A raw cursor whose ``stream()`` also serves statements that return no rows.
+
+    psycopg's ``stream()`` raises "didn't produce a result" for an INSERT, UPDATE, … only
+    after the statement ran, and drops its row count. The gateway streams every statement
+    (so no result is ever materialised whole), so this records the count and ends the
+    stream normally instead. It overrides one small step of psycopg's stream (pinned to
+    psycopg 3); tests cover both kinds of statement.
+    """
+
+    command_rowcount = -1
+
+    def _stream_fetchone_gen(self, first: bool) -> PQGen[pq.abc.PGresult | None]:
+        if not first:
+            return (yield from super()._stream_fetchone_gen(first))
+        res = yield from fetch(self._pgconn)
+        if res is not None and res.status == pq.ExecStatus.COMMAND_OK:
+            self.command_rowcount = res.command_tuples or 0
+            while res is not None:
+                res = yield from fetch(self._pgconn)
+            return None
+        if res is None or res.status not in (pq.ExecStatus.SINGLE_TUPLE, pq.ExecStatus.TUPLES_CHUNK):
+            if res is not None and res.status == pq.ExecStatus.TUPLES_OK:
+                # A query that returned no rows: the column description is in this result.
+                self.pgresult = res
+                while res is not None:
+                    res = yield from fetch(self._pgconn)
+                return None
+            if res is not None:
+                self._raise_for_result(res)  # errors: raises
+            return None
+        self.pgresult = res
+        self._tx.set_pgresult(res, set_loaders=True)
+        self._make_row = self._make_row_maker()
+        result: pq.abc.PGresult = res
+        return result
 
 
 def adapt_params(params: Sequence[Any]) -> list[Any]:
@@ -40,7 +80,7 @@ async def execute(
     """
     try:
         async with pool.connection() as conn:
-            cursor = AsyncRawCursor(conn)
+            cursor = StreamingCursor(conn)
             try:
                 if read_only:
                     await cursor.execute("BEGIN READ ONLY")
@@ -60,6 +100,10 @@ async def execute(
         raise GatewayError(
             "P6004", "The query took longer than the query timeout and was cancelled."
         ) from None
+    except psycopg.errors.ProtocolViolation as error:
+        # The server's answer to placeholders and parameters that do not match.
+        message = error.diag.message_primary or "placeholders and parameters do not match"
+        raise GatewayError("P6005", f"Invalid query parameters: {message}") from None
     except psycopg.errors.ReadOnlySqlTransaction:
         raise GatewayError("P6005", "A cacheStrategy is only allowed on read-only queries.") from None
     except psycopg.ProgrammingError as error:
@@ -83,9 +127,7 @@ def _database_error(error: psycopg.Error) -> GatewayError:
     return GatewayError("P2010", f"The database refused the query: {message}", sqlState=error.sqlstate or "")
 
 
-async def _stream(
-    cursor: AsyncRawCursor[Any], sql: str, params: list[Any], max_bytes: int
-) -> tuple[bytes, int]:
+async def _stream(cursor: StreamingCursor, sql: str, params: list[Any], max_bytes: int) -> tuple[bytes, int]:
     parts: list[bytes] = []
     size = 0
     count = 0
@@ -108,8 +150,8 @@ async def _stream(
     finally:
         await rows.aclose()  # type: ignore[attr-defined]  # an async generator; stops the query early
     columns = [column.name for column in cursor.description or ()]
-    if not columns:
-        count = max(cursor.rowcount, 0)  # a statement without a result (INSERT, UPDATE, …)
+    if cursor.command_rowcount >= 0:
+        count = cursor.command_rowcount  # a statement without a result (INSERT, UPDATE, …)
     body = b"".join(
         [
             b'"columns":',

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from accelerate.regions import region_choices, region_recommend
+from console.regions import region_choices, region_recommend
 
 
 @pytest.mark.parametrize(

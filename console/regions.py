@@ -1,4 +1,8 @@
-"""Where Accelerate's connection pool runs, and which region suits a database host."""
+"""Where the products run (Accelerate's pool, Pulse's capture), and which region suits a database host.
+
+Both products offer the same regions (the ACCELERATE_REGIONS setting) and the same
+recommendation, so this lives once, in the core.
+"""
 
 from __future__ import annotations
 
@@ -71,6 +75,6 @@ def region_recommend(host: str) -> RegionRecommendation | None:
             return RegionRecommendation(
                 region=region,
                 reason=f"Recommended: the host name says this {candidate.provider} database is in "
-                f"{offered[region]} ({region}); a pool next to the database keeps queries fast.",
+                f"{offered[region]} ({region}): running next to it keeps latency low.",
             )
     return None

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from console.encryption import EncryptedTextField
+from console.models import Organization
+from projects.models import Project
+
+
+class PulseConfig(models.Model):
+    """Pulse for one project: the user's database, the publication and replication slot in it.
+
+    The row stays when Pulse is disabled (``enabled`` False, connection string cleared), so
+    the region and tables are offered again. The capture worker (issue 8) reports its
+    progress in the ``last_*`` and ``confirmed_lsn`` fields.
+    """
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="pulse_config")
+    enabled = models.BooleanField(default=False)
+    # A Fernet token (console.encryption); empty while disabled.
+    connection_string = EncryptedTextField(blank=True)
+    database_label = models.CharField(
+        max_length=300, blank=True, help_text="The connection string, redacted: safe to show."
+    )
+    region = models.CharField(max_length=32)
+    slot_name = models.CharField(max_length=63)
+    publication_name = models.CharField(max_length=63)
+    tables = models.JSONField(
+        default=list, blank=True, help_text='Tables covered, as "schema.table"; empty means all tables.'
+    )
+    created = models.DateTimeField(default=timezone.now)
+    updated = models.DateTimeField(default=timezone.now)
+    enabled_at = models.DateTimeField(null=True, blank=True)
+    enabled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Written by the capture worker.
+    last_captured_at = models.DateTimeField(null=True, blank=True)
+    confirmed_lsn = models.BigIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "Pulse configuration"
+
+    def __str__(self) -> str:
+        return f"Pulse for {self.project}"
+
+    @property
+    def all_tables(self) -> bool:
+        return not self.tables
+
+
+class PulseLeftoverSlot(models.Model):
+    """A replication slot Pulse created that may still exist: disabling could not reach the database.
+
+    A slot nobody reads keeps WAL until the disk fills, so the project shows a warning with
+    the SQL to drop it until the console confirms it is gone. Kept when the project is
+    deleted (``project`` becomes NULL) so the organization still sees it.
+    """
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="pulse_leftover_slots"
+    )
+    project = models.ForeignKey(
+        Project, null=True, blank=True, on_delete=models.SET_NULL, related_name="pulse_leftover_slots"
+    )
+    project_name = models.CharField(max_length=100)
+    slot_name = models.CharField(max_length=63)
+    publication_name = models.CharField(max_length=63)
+    database_label = models.CharField(max_length=300, help_text="The connection string, redacted.")
+    # Kept so the console can drop the slot, or confirm it is gone, once the database answers.
+    connection_string = EncryptedTextField()
+    since = models.DateTimeField(default=timezone.now)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ("since", "id")
+
+    def __str__(self) -> str:
+        return f"Replication slot {self.slot_name} on {self.database_label}"

@@ -1,0 +1,104 @@
+"""Reads of Pulse: configurations, early access, and the slot's live state in the user's database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+from django.db.models import Q
+
+from console.access import product_access_granted, product_access_request_for
+from console.connection_strings import ConnectionStringError, parse
+from console.encryption import DecryptionError, decrypt
+from console.models import Organization, ProductAccess, ProductAccessRequest
+from projects.models import Project
+from pulse.database import lost, quote_identifier, quote_literal, user_database
+from pulse.models import PulseConfig, PulseLeftoverSlot
+
+
+def pulse_config_for_project(*, project: Project) -> PulseConfig | None:
+    """The project's Pulse configuration (enabled or not), or None if Pulse was never set up."""
+    return PulseConfig.objects.filter(project=project).first()
+
+
+def pulse_leftovers_for_project(*, project: Project) -> list[PulseLeftoverSlot]:
+    """Replication slots of the project that the console could not confirm dropped."""
+    return list(PulseLeftoverSlot.objects.filter(project=project))
+
+
+def pulse_drop_sql(*, slot_name: str, publication_name: str) -> str:
+    """The SQL that removes what Pulse created in the user's database."""
+    return (
+        f"SELECT pg_drop_replication_slot({quote_literal(slot_name)});\n"
+        f"DROP PUBLICATION IF EXISTS {quote_identifier(publication_name)};"
+    )
+
+
+# --- Early access (the core's product access: wait list requests and grants) ----------------
+
+PRODUCT = "pulse"
+
+
+def pulse_access_granted(organization: Organization) -> bool:
+    """Whether the organization may use Pulse: open access (PULSE_OPEN_ACCESS) or a grant."""
+    return product_access_granted(organization=organization, product=PRODUCT)
+
+
+def pulse_waitlist_request(*, organization: Organization) -> ProductAccessRequest | None:
+    """The organization's place-holder on the Pulse wait list, if it joined."""
+    return product_access_request_for(organization=organization, product=PRODUCT)
+
+
+def pulse_waitlist_position(*, access_request: ProductAccessRequest) -> int:
+    """The request's place among those still waiting for Pulse (1 is next)."""
+    granted = ProductAccess.objects.filter(product=PRODUCT).values("organization")
+    waiting = ProductAccessRequest.objects.filter(product=PRODUCT).exclude(organization__in=granted)
+    earlier = Q(created__lt=access_request.created) | Q(
+        created=access_request.created, pk__lt=access_request.pk
+    )
+    return waiting.filter(earlier).count() + 1
+
+
+# --- The slot, live -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SlotStatus:
+    """What the user's database says about the project's slot right now."""
+
+    reachable: bool
+    exists: bool = False
+    active: bool = False
+    lag_bytes: int | None = None  # WAL written since the last change the capture confirmed
+    retained_bytes: int | None = None  # WAL the slot keeps on the server's disk
+    error: str = ""
+
+
+def pulse_slot_status(*, config: PulseConfig) -> SlotStatus:
+    """The slot's replication lag and retained WAL, read live. Never raises for the database."""
+    try:
+        parsed = parse(decrypt(config.connection_string))
+    except (DecryptionError, ConnectionStringError) as error:
+        return SlotStatus(reachable=False, error=getattr(error, "message", str(error)))
+    try:
+        with user_database(parsed) as connection:
+            row = connection.execute(
+                "SELECT active, pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint, "
+                "pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint "
+                "FROM pg_replication_slots WHERE slot_name = %s",
+                [config.slot_name],
+            ).fetchone()
+    except ConnectionStringError as error:
+        return SlotStatus(reachable=False, error=error.message)
+    except psycopg.Error as error:
+        return SlotStatus(reachable=False, error=lost(error, parsed).message)
+    if row is None:
+        return SlotStatus(reachable=True, exists=False)
+    active, lag, retained = row
+    return SlotStatus(
+        reachable=True,
+        exists=True,
+        active=bool(active),
+        lag_bytes=int(str(lag)) if lag is not None else None,
+        retained_bytes=int(str(retained)) if retained is not None else None,
+    )
