@@ -17,7 +17,7 @@ Unit = Literal["count", "bytes"]
 
 WIDTH = 480
 HEIGHT = 210
-PLOT_LEFT = 62
+PLOT_LEFT = 74
 PLOT_RIGHT = WIDTH - 8
 PLOT_TOP = 10
 PLOT_BOTTOM = HEIGHT - 40

@@ -135,17 +135,17 @@ def _sections(report: usage.UsageReport, filters: UsageFilters) -> list[ProductS
         misses = report.total("accelerate", "cache_misses")
         ttl, swr = report.total("accelerate", "cache_hits_ttl"), report.total("accelerate", "cache_hits_swr")
         stats = [
-            Stat("Queries", format_count(queries), f"{queries:,} quer{'y' if queries == 1 else 'ies'}"),
+            Stat("Queries", format_count(queries), _counted(queries, "query", "queries")),
             Stat(
                 "Cache hit ratio",
                 f"{ratio:.1%}" if ratio is not None else "—",
-                f"{report.cache_hits:,} hits, {misses:,} misses"
+                f"{_counted(report.cache_hits, 'hit')}, {_counted(misses, 'miss', 'misses')}"
                 if ratio is not None
                 else "No cached queries",
             ),
             Stat("Cache hits", format_count(report.cache_hits), f"TTL {ttl:,} · SWR {swr:,}"),
             Stat("Cache misses", format_count(misses), f"{misses:,}"),
-            Stat("Egress", format_bytes(egress), f"{egress:,} byte{'' if egress == 1 else 's'}"),
+            Stat("Egress", format_bytes(egress), _counted(egress, "byte")),
             Stat("Errors", format_count(errors), f"{errors:,}"),
         ]
         charts = [
@@ -219,6 +219,11 @@ def _project_table(report: usage.UsageReport, filters: UsageFilters, base: str) 
         for row in report.projects
     ]
     return {"project_columns": [label for _, _, label in columns], "project_rows": rows}
+
+
+def _counted(value: int, singular: str, plural: str = "") -> str:
+    """1 query, 1,234 queries."""
+    return f"{value:,} {singular if value == 1 else plural or singular + 's'}"
 
 
 def _project_names(organization: Organization) -> dict[uuid.UUID, str]:

@@ -66,9 +66,8 @@ class Command(BaseCommand):
             }
             self.stdout.write(json.dumps(document, indent=2))
             return
-        self.stdout.write(
-            f"Usage of {organization.name} ({organization.slug}), {first} to {last} UTC ({days} days)"
-        )
+        span = f"{first} to {last} UTC ({days} day{'' if days == 1 else 's'})"
+        self.stdout.write(f"Usage of {organization.name} ({organization.slug}), {span}")
         for product, metrics in METRICS.items():
             self.stdout.write(f"\n{PRODUCT_NAMES[product]}")
             for metric in metrics:
