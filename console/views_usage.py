@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
+import io
 import uuid
 from dataclasses import dataclass, replace
 from typing import Any
@@ -284,23 +286,23 @@ def usage_export(request: AuthenticatedRequest, organization_slug: str) -> HttpR
         now=now,
     )
     filename = f"usage-{organization.slug}-{filters.range.key}-{now:%Y%m%dT%H%MZ}.csv"
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv.writer(response)
+    buffer = io.StringIO()  # one write into the response, not one per row
+    writer = csv.writer(buffer)
     writer.writerow(
         [f"{filters.range.granularity}_start_utc", "project_id", "project_name", "product", "metric", "value"]
     )
+    starts: dict[dt.datetime, str] = {}
+    names: dict[str, str] = {}
     for row in rows:
+        if row.start not in starts:
+            starts[row.start] = row.start.strftime("%Y-%m-%dT%H:%M:%SZ")
+        if row.project_name not in names:
+            names[row.project_name] = spreadsheet_safe(row.project_name) or "(deleted project)"
         writer.writerow(
-            [
-                row.start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                row.project_id,
-                spreadsheet_safe(row.project_name) or "(deleted project)",
-                row.product,
-                row.metric,
-                row.value,
-            ]
+            [starts[row.start], row.project_id, names[row.project_name], row.product, row.metric, row.value]
         )
+    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
 
