@@ -269,3 +269,8 @@ PULSE_OPEN_ACCESS = env.bool("PULSE_OPEN_ACCESS", default=EMBEDDED)
 PULSE_CHECK_TIMEOUT = env.float("PULSE_CHECK_TIMEOUT", default=5.0)
 # Creating a logical slot waits for the transactions running on the server to finish.
 PULSE_SLOT_CREATE_TIMEOUT = env.float("PULSE_SLOT_CREATE_TIMEOUT", default=30.0)
+
+# Usage metering (console/metering.py): daily rows are kept this long, hourly rows (the 24-hour
+# view) this long; `manage.py pruneusage` deletes what is older.
+USAGE_RETENTION_DAYS = env.int("USAGE_RETENTION_DAYS", default=400)
+USAGE_HOURLY_RETENTION_DAYS = env.int("USAGE_HOURLY_RETENTION_DAYS", default=30)

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
-from console import selectors, services
+from console import selectors, services, usage
 from console.audit import Actor
 from console.forms import OrganizationCreateForm, OrganizationDeleteForm, OrganizationRenameForm
 from console.http import AuthenticatedRequest
@@ -66,6 +66,10 @@ def organization_overview(request: AuthenticatedRequest, organization_slug: str)
     request.session[LAST_ORGANIZATION_SESSION_KEY] = organization_slug
     projects = Paginator(
         selectors.organization_projects(organization=membership.organization), OVERVIEW_PAGE_SIZE
+    ).get_page(request.GET.get("page"))
+    # One query for the whole page: each project's queries and events in the last 24 hours.
+    recent = usage.usage_last_24_hours_by_project(
+        organization=membership.organization, project_ids=[project.pk for project in projects]
     )
     return render(
         request,
@@ -73,7 +77,8 @@ def organization_overview(request: AuthenticatedRequest, organization_slug: str)
         {
             "membership": membership,
             "organization": membership.organization,
-            "projects": projects.get_page(request.GET.get("page")),
+            "projects": projects,
+            "project_rows": [(project, recent.get(project.pk, usage.RecentUsage())) for project in projects],
         },
     )
 
