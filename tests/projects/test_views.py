@@ -244,7 +244,7 @@ def test_create_key_shows_it_once_in_the_dialog(owner_client, project):
     assert "I've stored it securely" in html and "will not be shown again" in html
     assert 'data-copy="#new-api-key"' in html
     api_key = ApiKey.objects.get(project=project, name="CI")
-    raw_key = html.split('<code id="new-api-key">')[1].split("</code>")[0]
+    raw_key = html.split('<code id="new-api-key" data-remember-key="')[1].split(">")[1].split("</code")[0]
     assert raw_key.startswith("dpk_" + api_key.prefix)
     assert api_key_authenticate(raw_key) == api_key
     assert api_key.expires is not None and (api_key.expires - api_key.created).days == 90
