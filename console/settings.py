@@ -44,6 +44,8 @@ if EMBEDDED:
     DEBUG = env.bool("DEBUG", default=False)
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
     ALLOW_PRIVATE_DATABASE_HOSTS = env.bool("ALLOW_PRIVATE_DATABASE_HOSTS", default=True)
+    # The database on the embedded server that the products' demos use (console/demo.py).
+    DEMO_DATABASE = env.str("DEMO_DATABASE", default="demo")
 else:
     DATABASE_URL = env.str("DATABASE_URL")
     try:

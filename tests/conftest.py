@@ -69,6 +69,15 @@ def source_database(django_db_blocker) -> Iterator[str]:
 
 
 @pytest.fixture
+def demo_sandbox(settings, tmp_path, source_database):
+    """Run the demo seeding without touching the developer's own demo: its secrets go to a
+    temporary folder and its ``demo`` database is a fresh one, dropped afterwards."""
+    settings.DATA_DIR = tmp_path
+    settings.DEMO_DATABASE = psycopg.conninfo.conninfo_to_dict(source_database)["dbname"]
+    return source_database
+
+
+@pytest.fixture
 def user(db) -> User:
     return UserFactory()
 
