@@ -38,8 +38,8 @@ def seed(*, organization: Organization, user: User, actor: Actor, write: Callabl
     )
     client = (
         "from accelerate.client import AccelerateClient; "  # noqa: S608 - Python for the reader, not SQL
-        f"c = AccelerateClient('prisma://{host}/?api_key={key}'); "
-        "r = c.query('SELECT count(*) AS users FROM users', cache_strategy={'ttl': 30}); "
+        f'c = AccelerateClient("prisma://{host}/?api_key={key}"); '
+        'r = c.query("SELECT count(*) AS users FROM users", cache_strategy={"ttl": 30}); '
         "print(r.rows, r.cache_status)"
     )
     write(

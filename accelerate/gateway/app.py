@@ -143,7 +143,7 @@ class Gateway:
             "region": self.region,
             "requestId": request_id,
         }
-        payload = b"{" + body + b',"info":' + json.dumps(info).encode() + b"}"
+        payload = b"{" + body + b',"info":' + json.dumps(info, separators=(",", ":")).encode() + b"}"
         counts = {"queries": 1, "egress_bytes": len(payload)}
         if status in ("ttl", "swr"):
             counts[f"cache_hits_{status}"] = 1
@@ -189,6 +189,7 @@ class Gateway:
             swr=spec.cache.swr,
             tags=spec.cache.tags,
             versions=versions,
+            created=created,
         )
         return body, created
 
@@ -219,7 +220,7 @@ class Gateway:
             tags = parse_tags(payload.get("tags") if isinstance(payload, dict) else None, required=True)
             await self.cache.invalidate_tags(target.project_id, tags)
         return Response(
-            json.dumps({"ok": True, "requestId": request_id}),
+            json.dumps({"ok": True, "requestId": request_id}, separators=(",", ":")),
             media_type="application/json",
             headers={"X-Request-Id": request_id},
         )

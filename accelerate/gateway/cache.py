@@ -73,6 +73,7 @@ class QueryCache(abc.ABC):
         swr: float,
         tags: Sequence[str],
         versions: Versions,
+        created: float,
     ) -> None: ...
 
     @abc.abstractmethod
@@ -127,8 +128,9 @@ class LocalQueryCache(QueryCache):
         swr: float,
         tags: Sequence[str],
         versions: Versions,
+        created: float,
     ) -> None:
-        self._entries[(project, key)] = Entry(body, self.clock(), ttl, swr, tuple(tags), versions)
+        self._entries[(project, key)] = Entry(body, created, ttl, swr, tuple(tags), versions)
         self._entries.move_to_end((project, key))
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
@@ -194,9 +196,10 @@ class RedisQueryCache(QueryCache):
         swr: float,
         tags: Sequence[str],
         versions: Versions,
+        created: float,
     ) -> None:
         meta = {
-            "c": self.clock(),
+            "c": created,
             "t": ttl,
             "s": swr,
             "tags": list(tags),
