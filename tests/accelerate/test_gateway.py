@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
+import os
 import socket
 import threading
 import time
+import uuid
 
 import psycopg
 import pytest
@@ -385,3 +387,54 @@ def test_usage_is_metered_per_project(items, gateway_server):
     assert totals["cache_hits_ttl"] == 1
     assert totals["errors"] == 1
     assert totals["egress_bytes"] > 100
+
+
+def test_two_gateway_processes_share_the_redis_cache_and_its_invalidation(items):
+    """Two gateways (as two processes would be) on one Redis: a hit on one for the other's miss,
+    and an invalidation through one is seen by the other at once."""
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+    from starlette.testclient import TestClient
+
+    from accelerate.gateway.app import Gateway, build_routes
+    from accelerate.gateway.cache import RedisQueryCache
+    from accelerate.gateway.targets import TargetDirectory
+    from console.metering import Meter
+    from tests.accelerate.test_cache import REDIS_URL, redis_available
+
+    if not redis_available():
+        message = f"Redis is not reachable at {REDIS_URL}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    prefix = f"test-{uuid.uuid4().hex}"
+
+    def process():
+        gateway = Gateway(
+            resolver=TargetDirectory(ttl=0.0).resolve,
+            cache=RedisQueryCache(REDIS_URL, prefix=prefix),
+            region="test",
+            meter=Meter("accelerate"),
+        )
+        return TestClient(Starlette(routes=[Mount("/accelerate/v1", routes=build_routes(gateway))]))
+
+    headers = {"Authorization": f"Bearer {items.key}"}
+    body = {"query": "SELECT count(*) AS n FROM items", "cacheStrategy": {"ttl": 60, "tags": ["items"]}}
+    with process() as first, process() as second:
+        answer = first.post("/accelerate/v1/query", json=body, headers=headers).json()
+        assert (answer["info"]["cacheStatus"], answer["rows"]) == ("miss", [["2"]])
+        answer = second.post("/accelerate/v1/query", json=body, headers=headers).json()
+        assert (answer["info"]["cacheStatus"], answer["rows"]) == ("ttl", [["2"]])
+
+        items.sql("INSERT INTO items VALUES (3, 'three', 3, NULL)")
+        assert second.post("/accelerate/v1/invalidate", json={"tags": ["items"]}, headers=headers).json()[
+            "ok"
+        ]
+        answer = first.post("/accelerate/v1/query", json=body, headers=headers).json()
+        assert (answer["info"]["cacheStatus"], answer["rows"]) == ("miss", [["3"]])
+
+        assert first.post("/accelerate/v1/invalidate-all", json={}, headers=headers).json()["ok"]
+        assert (
+            second.post("/accelerate/v1/query", json=body, headers=headers).json()["info"]["cacheStatus"]
+            == "miss"
+        )
