@@ -154,6 +154,15 @@ LOGOUT_REDIRECT_URL = "login"
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=900)
 
+# Rate limits (console/ratelimit.py), "count/seconds" per identity, counted in the shared cache:
+# invitation links per client address; database checks (Accelerate configure/edit, Pulse check and
+# enable: each opens a connection to a host the user names) and API key creation per user.
+RATE_LIMITS = {
+    "invitation_accept": env.str("RATE_LIMIT_INVITATION_ACCEPT", default="30/600"),
+    "database_check": env.str("RATE_LIMIT_DATABASE_CHECK", default="10/60"),
+    "api_key_create": env.str("RATE_LIMIT_API_KEY_CREATE", default="30/600"),
+}
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = False
@@ -286,6 +295,10 @@ GATEWAY_REGION = env.str("GATEWAY_REGION", default="local")
 # disabling Accelerate or changing its settings reaches every process within this time.
 GATEWAY_CONFIG_TTL = env.float("GATEWAY_CONFIG_TTL", default=1.0)
 GATEWAY_CACHE_MAX_ENTRIES = env.int("GATEWAY_CACHE_MAX_ENTRIES", default=10_000)
+# Requests per second per API key, per gateway process (a token bucket: docs/security.md), and how
+# many may come at once after a quiet spell. Over it: P6003 with Retry-After.
+GATEWAY_RATE_LIMIT_PER_SECOND = env.float("GATEWAY_RATE_LIMIT_PER_SECOND", default=500.0)
+GATEWAY_RATE_LIMIT_BURST = env.int("GATEWAY_RATE_LIMIT_BURST", default=1000)
 
 # Pulse (pulse/): early access, and how long the console waits on a user's database.
 PULSE_OPEN_ACCESS = env.bool("PULSE_OPEN_ACCESS", default=EMBEDDED)

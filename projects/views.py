@@ -20,6 +20,7 @@ from console.audit import Actor
 from console.http import AuthenticatedRequest
 from console.models import Membership
 from console.permissions import Action, require
+from console.ratelimit import RateLimited, rate_limit_consume
 from console.selectors import membership_for_user
 from projects import selectors, services
 from projects.forms import ApiKeyCreateForm, ProjectDeleteForm, ProjectNameForm
@@ -174,14 +175,19 @@ def api_key_create(
     form = ApiKeyCreateForm(request.POST or None)
     raw_key = None
     api_key = None
+    limited = None
     if request.method == "POST" and form.is_valid():
         try:
+            rate_limit_consume(name="api_key_create", identity=f"user:{request.user.pk}")
             api_key, raw_key = services.api_key_create(
                 project=project,
                 name=form.cleaned_data["name"],
                 expires_in_days=form.cleaned_data["expires_in_days"],
                 actor=Actor.from_request(request),
             )
+        except RateLimited as refused:
+            limited = refused
+            form.add_error(None, refused.message)
         except ValidationError as error:
             _add_errors(form, error)
     context = _context(membership, project, form=form, raw_key=raw_key, api_key=api_key)
@@ -189,8 +195,9 @@ def api_key_create(
         response = render(request, "projects/api_key_create.html#api-key-dialog", context)
         if raw_key is not None:
             trigger_client_event(response, "apiKeyCreated")
-        return response
-    return render(request, "projects/api_key_create.html", context)
+    else:
+        response = render(request, "projects/api_key_create.html", context)
+    return limited.respond(response) if limited else response
 
 
 @require_http_methods(["GET", "POST"])

@@ -13,6 +13,7 @@ from accelerate.gateway.app import Gateway
 from accelerate.gateway.cache import LocalQueryCache, QueryCache, RedisQueryCache
 from accelerate.gateway.targets import TargetDirectory
 from console.metering import Meter
+from console.ratelimit import TokenBuckets
 
 log = logging.getLogger("accelerate.gateway")
 
@@ -30,7 +31,13 @@ def build_gateway() -> tuple[Gateway, TargetDirectory]:
     )
     directory = TargetDirectory()
     gateway = Gateway(
-        resolver=directory.resolve, cache=cache, region=settings.GATEWAY_REGION, meter=Meter("accelerate")
+        resolver=directory.resolve,
+        cache=cache,
+        region=settings.GATEWAY_REGION,
+        meter=Meter("accelerate"),
+        limiter=TokenBuckets(
+            rate=settings.GATEWAY_RATE_LIMIT_PER_SECOND, burst=settings.GATEWAY_RATE_LIMIT_BURST
+        ),
     )
     return gateway, directory
 
