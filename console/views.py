@@ -151,8 +151,9 @@ def organization_audit_log(request: AuthenticatedRequest, organization_slug: str
     membership = selectors.membership_for_user(user=request.user, organization_slug=organization_slug)
     require(membership, Action.VIEW_AUDIT_LOG)
     organization = membership.organization
-    action = request.GET.get("action", "")
-    actor = request.GET.get("actor", "")
+    # Filters come from the address bar: PostgreSQL text cannot hold NUL, so it is dropped.
+    action = request.GET.get("action", "").replace("\x00", "")
+    actor = request.GET.get("actor", "").replace("\x00", "")
     before = selectors.AuditCursor.decode(request.GET.get("before", ""))
     page = selectors.audit_log_page(organization=organization, action=action, actor=actor, before=before)
     next_url = ""
