@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import logging
@@ -443,12 +444,24 @@ def _throttle_keys(*, email: str, ip_address: str | None) -> list[str]:
     return keys
 
 
+def _throttle_failures(key: str) -> list[float]:
+    # A cache outage must not lock everyone out: then nobody is throttled (and it is logged).
+    try:
+        return list(cache.get(key) or [])
+    except Exception:
+        logger.warning("login throttling is off: the cache failed", exc_info=True)
+        return []
+
+
 def login_lockout_remaining(*, email: str, ip_address: str | None) -> int:
-    """Seconds until a login for this account or from this IP may be tried again (0: now)."""
+    """Seconds until a login for this account or from this IP may be tried again (0: now).
+
+    While the shared cache is unavailable, nothing is counted and nobody is locked out.
+    """
     now = time.time()
     remaining = 0.0
     for key in _throttle_keys(email=email, ip_address=ip_address):
-        failures = cache.get(key) or []
+        failures = _throttle_failures(key)
         recent = [stamp for stamp in failures if now - stamp < settings.LOGIN_FAILURE_WINDOW_SECONDS]
         if len(recent) >= settings.LOGIN_FAILURE_LIMIT:
             oldest_counted = sorted(recent)[-settings.LOGIN_FAILURE_LIMIT]
@@ -461,11 +474,13 @@ def login_failure_record(*, email: str, ip_address: str | None) -> None:
     now = time.time()
     window = settings.LOGIN_FAILURE_WINDOW_SECONDS
     for key in _throttle_keys(email=email, ip_address=ip_address):
-        failures = [stamp for stamp in (cache.get(key) or []) if now - stamp < window]
+        failures = [stamp for stamp in _throttle_failures(key) if now - stamp < window]
         failures.append(now)
-        cache.set(key, failures[-50:], timeout=window)
+        with contextlib.suppress(Exception):
+            cache.set(key, failures[-50:], timeout=window)
 
 
 def login_failures_clear(*, email: str) -> None:
     """A successful login forgives the account's failures (not the IP's)."""
-    cache.delete(_throttle_keys(email=email, ip_address=None)[0])
+    with contextlib.suppress(Exception):
+        cache.delete(_throttle_keys(email=email, ip_address=None)[0])

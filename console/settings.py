@@ -129,6 +129,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHE_URL = env.str("CACHE_URL", default="locmemcache://console")
 CACHES = {"default": env.cache_url_config(CACHE_URL)}
+if CACHE_URL.startswith(("redis://", "rediss://")):
+    # A Redis that stops answering must cost a request a moment, not hang it.
+    CACHES["default"].setdefault("OPTIONS", {}).update(socket_connect_timeout=1, socket_timeout=1)
 # The data plane talks to Redis directly (asyncio client) when the cache is Redis.
 REDIS_URL = CACHE_URL if CACHE_URL.startswith(("redis://", "rediss://")) else ""
 

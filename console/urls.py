@@ -45,3 +45,5 @@ urlpatterns = [
     path("o/<slug:organization_slug>/projects/", include("pulse.urls")),
     path("admin/", admin.site.urls),
 ]
+
+handler500 = "console.errors.server_error"

@@ -147,3 +147,21 @@ def database_url(db) -> Callable[..., str]:
         return url + (f"?{query}" if query else "")
 
     return make
+
+
+@pytest.fixture
+def throwaway_redis():
+    """A Redis server of this test's own (tests/redis_server.py), to take away mid-test."""
+    import os
+
+    from tests.redis_server import ThrowawayRedis
+
+    try:
+        server = ThrowawayRedis()
+    except FileNotFoundError as missing:
+        if os.environ.get("CI") == "true":
+            pytest.fail(str(missing))
+        pytest.skip(str(missing))
+    server.start()
+    yield server
+    server.kill()

@@ -27,7 +27,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from accelerate.gateway import query
-from accelerate.gateway.cache import QueryCache
+from accelerate.gateway.cache import CacheUnavailable, QueryCache
 from accelerate.gateway.errors import GatewayError
 from accelerate.gateway.pool import ConnectFailed, ConnectionPool
 from console.connection_strings import ConnectionString, ConnectionStringError, resolve_allowed_address_async
@@ -233,12 +233,17 @@ class Gateway:
     async def handle_invalidate(self, request: Request, request_id: str, *, everything: bool) -> Response:
         target = await self.resolve(self.admit(request))
         request.state.project = target.project_id
-        if everything:
-            await self.cache.invalidate_all(target.project_id)
-        else:
-            payload = await read_json(request)
-            tags = parse_tags(payload.get("tags") if isinstance(payload, dict) else None, required=True)
-            await self.cache.invalidate_tags(target.project_id, tags)
+        try:
+            if everything:
+                await self.cache.invalidate_all(target.project_id)
+            else:
+                payload = await read_json(request)
+                tags = parse_tags(payload.get("tags") if isinstance(payload, dict) else None, required=True)
+                await self.cache.invalidate_tags(target.project_id, tags)
+        except CacheUnavailable:
+            raise GatewayError(
+                "P6000", "The query cache is unavailable, so the invalidation was not recorded: retry it."
+            ) from None
         return Response(
             json.dumps({"ok": True, "requestId": request_id}, separators=(",", ":")),
             media_type="application/json",

@@ -10,7 +10,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from accelerate.gateway.app import Gateway
-from accelerate.gateway.cache import LocalQueryCache, QueryCache, RedisQueryCache
+from accelerate.gateway.cache import DegradingQueryCache, LocalQueryCache, QueryCache, RedisQueryCache
 from accelerate.gateway.targets import TargetDirectory
 from console.metering import Meter
 from console.ratelimit import TokenBuckets
@@ -25,7 +25,7 @@ def build_gateway() -> tuple[Gateway, TargetDirectory]:
     """The gateway this process runs (Redis cache when CACHE_URL is Redis, else in-process) and
     the directory it resolves keys with."""
     cache: QueryCache = (
-        RedisQueryCache(settings.REDIS_URL)
+        DegradingQueryCache(RedisQueryCache(settings.REDIS_URL))
         if settings.REDIS_URL
         else LocalQueryCache(max_entries=settings.GATEWAY_CACHE_MAX_ENTRIES)
     )

@@ -48,13 +48,6 @@ def error_code(call) -> str:
     return caught.value.code
 
 
-@pytest.fixture
-def items(accelerate_project):
-    accelerate_project.sql("CREATE TABLE items (id int PRIMARY KEY, name text, price numeric, tags jsonb)")
-    accelerate_project.sql("INSERT INTO items VALUES (1, 'one', 1.50, '[\"a\"]'), (2, 'two', 2.25, NULL)")
-    return accelerate_project
-
-
 def test_a_query_answers_the_documented_shape(items, gateway_server):
     result = items.client.query("SELECT id, name, price, tags FROM items WHERE id <= $1 ORDER BY id", [2])
     assert result.columns == ["id", "name", "price", "tags"]

@@ -49,13 +49,6 @@ def assert_json_answer(status: int, content_type: str | None, raw: bytes) -> dic
     return payload
 
 
-@pytest.fixture
-def items(accelerate_project):
-    accelerate_project.sql("CREATE TABLE items (id int PRIMARY KEY, name text, price numeric, tags jsonb)")
-    accelerate_project.sql("INSERT INTO items VALUES (1, 'one', 1.50, '[\"a\"]'), (2, 'two', 2.25, NULL)")
-    return accelerate_project
-
-
 def header_safe(raw: bytes) -> bool:
     return all(0x20 <= byte < 0x7F for byte in raw) and raw.strip() == raw
 

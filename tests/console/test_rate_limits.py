@@ -142,3 +142,21 @@ def test_token_buckets_forget_idle_keys_first_when_full():
     buckets.take("new")  # evicts "idle", which had refilled, not "busy"
     assert buckets.take("busy") > 0
     assert len(buckets._buckets) == 2
+
+
+def test_logging_in_still_works_while_redis_is_down(client, settings, throwaway_redis):
+    from tests.factories import PASSWORD, UserFactory
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": throwaway_redis.url,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+    user = UserFactory()
+    throwaway_redis.kill()
+    wrong = client.post(reverse("login"), {"username": user.email, "password": "wrong"})
+    assert wrong.status_code == 200 and "do not match an account" in wrong.content.decode()
+    right = client.post(reverse("login"), {"username": user.email, "password": PASSWORD})
+    assert right.status_code == 302
