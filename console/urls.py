@@ -46,4 +46,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+handler400 = "console.errors.bad_request"
 handler500 = "console.errors.server_error"

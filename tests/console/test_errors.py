@@ -34,3 +34,21 @@ def test_other_errors_stay_a_plain_500(owner, organization, monkeypatch):
     monkeypatch.setattr("console.views.selectors.membership_for_user", broken)
     response = client.get(f"/o/{organization.slug}/")
     assert response.status_code == 500 and "a bug" not in response.content.decode()
+
+
+def test_a_session_that_cannot_be_saved_for_the_outage_is_503_too(owner, organization, monkeypatch):
+    client = Client(raise_request_exception=False)
+    client.force_login(owner)
+
+    def unreachable(*args, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    # The overview remembers the organization in the session; saving it meets the outage.
+    monkeypatch.setattr("django.contrib.sessions.models.Session.save", unreachable)
+    response = client.get(f"/o/{organization.slug}/")
+    assert response.status_code == 503 and response["Retry-After"] == "5"
+
+
+def test_other_bad_requests_stay_400(client):
+    response = client.get("/login/", headers={"Host": "evil.example.com"})
+    assert response.status_code == 400
