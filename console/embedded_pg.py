@@ -129,7 +129,8 @@ def _pg(command: str, *args: str) -> subprocess.CompletedProcess[str]:
 def ensure_running(data_dir: Path, *, port: int | None = None) -> EmbeddedServer:
     """Start the server for data_dir unless it already runs; create the console database.
 
-    ``port``: listen there (a restart that clients must find again); by default a free one.
+    ``port`` picks the port (to restart a server where its clients expect it); by default a
+    free one is chosen at each start.
     """
     data_dir = data_dir.resolve()
     with _lock(data_dir):

@@ -431,3 +431,35 @@ def test_two_gateway_processes_share_the_redis_cache_and_its_invalidation(items)
             second.post("/accelerate/v1/query", json=body, headers=headers).json()["info"]["cacheStatus"]
             == "miss"
         )
+
+
+def test_a_database_that_goes_down_answers_p6008_at_once_and_the_gateway_recovers(
+    gateway_server, tmp_path, database_url
+):
+    """A user's database on a server of its own, stopped and started again under the gateway."""
+    from console import embedded_pg
+
+    server = embedded_pg.ensure_running(tmp_path / "userdb")
+    try:
+        project = ProjectFactory()
+        actor = Actor.command("test")
+        accelerate_services.accelerate_configure(
+            project=project,
+            actor=actor,
+            connection_string=server.url("postgres"),
+            region="eu-west-1",
+            pool_timeout_seconds=5,
+        )
+        _, key = project_services.api_key_create(project=project, name="k", actor=actor)
+        with AccelerateClient(f"prisma://{gateway_server.url}/?api_key={key}") as client:
+            assert client.query("SELECT 1 AS up").rows == [[1]]
+
+            embedded_pg.stop(tmp_path / "userdb")
+            started = time.monotonic()
+            assert error_code(lambda: client.query("SELECT 1 AS up")) == "P6008"
+            assert time.monotonic() - started < 2  # at once, not after the 5 s pool timeout
+
+            embedded_pg.ensure_running(tmp_path / "userdb", port=server.port)
+            assert client.query("SELECT 1 AS up").rows == [[1]]  # the stale pooled connection is not reused
+    finally:
+        embedded_pg.stop(tmp_path / "userdb")
