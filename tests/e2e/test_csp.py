@@ -51,3 +51,21 @@ def test_htmx_runs_without_eval_or_an_injected_style(login_page, live_server):
     config = page.evaluate("({eval: htmx.config.allowEval, scripts: htmx.config.allowScriptTags})")
     assert config == {"eval": False, "scripts": False}
     expect(page.locator("style")).to_have_count(0)
+
+
+def test_django_admin_works_under_the_policy(login_page, live_server):
+    membership = MembershipFactory(organization__name="Acme")
+    ProjectFactory(organization=membership.organization, name="Storefront")
+    user = membership.user
+    user.is_staff = user.is_superuser = True
+    user.save()
+    page = login_page(user)
+    page.goto(f"{live_server.url}/admin/")
+    expect(page.get_by_role("heading", name="Site administration")).to_be_visible()
+    page.goto(f"{live_server.url}/admin/projects/project/")
+    expect(page.get_by_role("link", name="Storefront")).to_be_visible()
+    page.get_by_role("link", name="Storefront").click()
+    expect(page.get_by_role("heading", name="Change project")).to_be_visible()
+    page.goto(f"{live_server.url}/admin/console/organization/add/")
+    page.get_by_label("Name").fill("Zeta")
+    expect(page.get_by_role("button", name="Save", exact=True)).to_be_visible()
