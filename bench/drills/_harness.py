@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -29,6 +30,9 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
+
+# Under `make bench` Django's logging is configured (INFO): httpx would log every request the drills send.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def free_port() -> int:
