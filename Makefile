@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench install clean-data
+.PHONY: run test lint format bench drills install clean-data
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# The failure drills alone (`make bench` runs them too, after the benchmarks).
+drills: $(STAMP)
+	$(BIN)/python -m bench.drills
 
 clean-data:
 	@$(BIN)/python -m console.embedded_pg stop .data/postgres 2>/dev/null || true

@@ -22,6 +22,7 @@ from console.connection_strings import InvalidConnectionString, parse
 from console.http import AuthenticatedRequest
 from console.models import Membership
 from console.permissions import Action, can, require
+from console.ratelimit import RateLimited, rate_limit_consume
 from console.regions import region_name, region_recommend
 from projects.models import Project
 from projects.selectors import project_for_user
@@ -114,9 +115,14 @@ def accelerate_configure(
     form = AccelerateConfigForm(request.POST)
     if form.is_valid():
         try:
+            # Configuring connects to the database the user names: limited per user.
+            rate_limit_consume(name="database_check", identity=f"user:{request.user.pk}")
             services.accelerate_configure(
                 project=project, actor=Actor.from_request(request), **_config_arguments(form)
             )
+        except RateLimited as limited:
+            form.add_error(None, limited.message)
+            return limited.respond(_render_tab(request, membership, project, form=form))
         except ValidationError as error:
             form.add_error(None, error)
         else:
@@ -150,9 +156,15 @@ def accelerate_edit(
         form = AccelerateConfigForm(request.POST, editing=True, initial=initial)
         if form.is_valid():
             try:
+                if form.cleaned_data["connection_string"]:  # a new database is checked by connecting
+                    rate_limit_consume(name="database_check", identity=f"user:{request.user.pk}")
                 services.accelerate_configure(
                     project=project, actor=Actor.from_request(request), **_config_arguments(form)
                 )
+            except RateLimited as limited:
+                form.add_error(None, limited.message)
+                context = {**_base_context(membership, project), "config": config, "form": form}
+                return limited.respond(render(request, "accelerate/edit.html", context))
             except ValidationError as error:
                 form.add_error(None, error)
             else:

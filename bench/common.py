@@ -36,6 +36,12 @@ def scratch_database() -> Iterator[None]:
     try:
         yield
     finally:
+        # Servers the benchmark ran (in threads) may still hold connections to it.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
         connection.close()
         teardown_databases(old, verbosity=0)
 

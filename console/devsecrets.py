@@ -30,3 +30,14 @@ def load_or_create(path: Path) -> dict[str, str]:
     with os.fdopen(descriptor, "w") as handle:
         json.dump(values, handle)
     return values
+
+
+def store(path: Path, name: str, value: str) -> None:
+    """Add or replace one development secret (the file stays mode 0600)."""
+    values = load_or_create(path)
+    values[name] = value
+    temporary = path.with_suffix(".tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        json.dump(values, handle)
+    os.replace(temporary, path)

@@ -82,6 +82,7 @@ def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
     host = os.environ.get("HOST", "127.0.0.1")
     port = os.environ.get("PORT", "8000")
+    os.environ["HOST"], os.environ["PORT"] = host, port  # the demo prints commands for this address
     embedded = not os.environ.get("DATABASE_URL")
     data_dir = Path(os.environ.get("CONSOLE_DATA_DIR", BASE_DIR / ".data"))
     children: list[tuple[str, subprocess.Popen[bytes]]] = []

@@ -126,13 +126,17 @@ def _pg(command: str, *args: str) -> subprocess.CompletedProcess[str]:
     return result
 
 
-def ensure_running(data_dir: Path) -> EmbeddedServer:
-    """Start the server for data_dir unless it already runs; create the console database."""
+def ensure_running(data_dir: Path, *, port: int | None = None) -> EmbeddedServer:
+    """Start the server for data_dir unless it already runs; create the console database.
+
+    ``port`` picks the port (to restart a server where its clients expect it); by default a
+    free one is chosen at each start.
+    """
     data_dir = data_dir.resolve()
     with _lock(data_dir):
-        port = _running_port(data_dir)
-        if port is not None:
-            return EmbeddedServer(data_dir, port, started_here=False)
+        running = _running_port(data_dir)
+        if running is not None:
+            return EmbeddedServer(data_dir, running, started_here=False)
         data_dir.mkdir(parents=True, exist_ok=True)
         data_dir.chmod(0o700)
         _prepare_root(data_dir)
@@ -151,7 +155,7 @@ def ensure_running(data_dir: Path) -> EmbeddedServer:
                 conf.write("\n# data platform console (embedded)\n")
                 for key, value in CONFIG.items():
                     conf.write(f"{key} = {value}\n")
-        port = _free_port()
+        port = port or _free_port()
         try:
             _pg(
                 "pg_ctl",

@@ -1,9 +1,11 @@
 """Usage metering: products count in memory and flush in batches (DESIGN.md section 9).
 
 ``Meter.add`` is cheap enough for a hot path (a dictionary update under a lock); ``flush``
-writes every pending count with one upsert that adds to the hour's row. A process that
+writes every pending count with one statement that adds to the hour's row and to the UTC
+day's row (``UsageDailyCounter``, what the 7- and 30-day views read). A process that
 dies loses at most what it counted since its last flush (the callers flush every couple
-of seconds and on shutdown).
+of seconds and on shutdown). Write usage through a ``Meter`` only: a row inserted into
+``UsageCounter`` by hand is missing from the daily rows. ``usage_prune`` applies retention.
 """
 
 from __future__ import annotations
@@ -13,10 +15,13 @@ import threading
 import time
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
 
-from console.models import UsageCounter
+from console.models import UsageCounter, UsageDailyCounter
 
 PRODUCTS = ("accelerate", "pulse")
 METRICS = {
@@ -78,20 +83,37 @@ class Meter:
 
 @transaction.atomic
 def usage_add(counts: dict[Key, int]) -> None:
-    """Add the counts to their hourly rows in one statement (rows are created as needed)."""
-    keys = list(counts)
-    table = UsageCounter._meta.db_table
+    """Add the counts to their hourly rows and to their UTC days' rows, in one statement
+    (rows are created as needed), so the two tables never disagree. Rows are written in key
+    order, which keeps concurrent flushes from deadlocking on each other's rows."""
+    keys = sorted(counts)
+    hourly = UsageCounter._meta.db_table
+    daily = UsageDailyCounter._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            INSERT INTO {table} (organization_id, project_id, product, metric, hour, value)
-            SELECT u.organization_id, u.project_id, u.product, u.metric, u.hour, u.value
-            FROM unnest(%s::bigint[], %s::uuid[], %s::text[], %s::text[], %s::timestamptz[], %s::bigint[])
-                AS u(organization_id, project_id, product, metric, hour, value)
-            JOIN console_organization o ON o.id = u.organization_id
-            ON CONFLICT (project_id, product, metric, hour)
-            DO UPDATE SET value = {table}.value + EXCLUDED.value
-            """,  # noqa: S608 - the table name is ours, every value is a parameter
+            WITH input AS (
+                SELECT u.organization_id, u.project_id, u.product, u.metric, u.hour, u.value
+                FROM unnest(
+                    %s::bigint[], %s::uuid[], %s::text[], %s::text[], %s::timestamptz[], %s::bigint[]
+                ) AS u(organization_id, project_id, product, metric, hour, value)
+                JOIN console_organization o ON o.id = u.organization_id
+            ),
+            hours AS (
+                INSERT INTO {hourly} (organization_id, project_id, product, metric, hour, value)
+                SELECT organization_id, project_id, product, metric, hour, value FROM input
+                ORDER BY project_id, product, metric, hour
+                ON CONFLICT (project_id, product, metric, hour)
+                DO UPDATE SET value = {hourly}.value + EXCLUDED.value
+            )
+            INSERT INTO {daily} (organization_id, project_id, product, metric, day, value)
+            SELECT organization_id, project_id, product, metric, (hour AT TIME ZONE 'UTC')::date, sum(value)
+            FROM input
+            GROUP BY 1, 2, 3, 4, 5
+            ORDER BY project_id, product, metric, 5
+            ON CONFLICT (project_id, product, metric, day)
+            DO UPDATE SET value = {daily}.value + EXCLUDED.value
+            """,  # noqa: S608 - the table names are ours, every value is a parameter
             [
                 [k[0] for k in keys],
                 [k[1] for k in keys],
@@ -101,3 +123,32 @@ def usage_add(counts: dict[Key, int]) -> None:
                 [counts[k] for k in keys],
             ],
         )
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    hourly_deleted: int
+    daily_deleted: int
+    hourly_before: dt.datetime
+    daily_before: dt.date
+
+
+@transaction.atomic
+def usage_prune(*, now: dt.datetime | None = None) -> PruneResult:
+    """Keep the hourly rows of the last ``USAGE_HOURLY_RETENTION_DAYS`` UTC days and the daily
+    rows of the last ``USAGE_RETENTION_DAYS`` (today counts as one; the same days as
+    ``manage.py usage --days N``), delete older ones: an hour's count lives on in its day's row,
+    which every flush keeps. Only whole UTC days go. Safe to run at any time, repeatedly."""
+    today = (now or timezone.now()).astimezone(dt.UTC).date()
+    daily_before = today - dt.timedelta(days=settings.USAGE_RETENTION_DAYS - 1)
+    hourly_before = dt.datetime.combine(
+        today - dt.timedelta(days=settings.USAGE_HOURLY_RETENTION_DAYS - 1), dt.time(), tzinfo=dt.UTC
+    )
+    hourly_deleted, _ = UsageCounter.objects.filter(hour__lt=hourly_before).delete()
+    daily_deleted, _ = UsageDailyCounter.objects.filter(day__lt=daily_before).delete()
+    return PruneResult(
+        hourly_deleted=hourly_deleted,
+        daily_deleted=daily_deleted,
+        hourly_before=hourly_before,
+        daily_before=daily_before,
+    )

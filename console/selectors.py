@@ -52,12 +52,13 @@ def audit_events(*, organization: Organization) -> QuerySet[AuditEvent]:
 
 
 def organization_projects(*, organization: Organization) -> QuerySet[Any]:
-    """The organization's projects for the Overview, by name.
+    """The organization's projects for the Overview, by name, with their products' configurations.
 
-    Read through the reverse relation so the core does not import the projects app
-    (dependencies point one way: products → projects → console).
+    Read through reverse relations by name so the core imports neither the projects app nor
+    a product (dependencies point one way: products → projects → console).
     """
-    return organization.projects.order_by("name", "created")
+    projects = organization.projects.select_related("accelerate_config", "pulse_config")
+    return projects.order_by("name", "created")
 
 
 def account_exists(*, email: str) -> bool:

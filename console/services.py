@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import logging
@@ -23,6 +24,7 @@ from django.utils.text import slugify
 from console import permissions
 from console.audit import Actor, audit_record
 from console.models import Invitation, Membership, Organization, Role, User
+from console.products import products_release_organization
 
 logger = logging.getLogger(__name__)
 
@@ -137,19 +139,27 @@ def organization_rename(*, organization: Organization, name: str, actor: Actor) 
     return organization
 
 
-@transaction.atomic
-def organization_delete(*, organization: Organization, confirm_name: str, actor: Actor) -> None:
+def organization_delete(*, organization: Organization, confirm_name: str, actor: Actor) -> list[str]:
     """Delete the organization and, through its foreign keys, everything it owns (projects, their
     API keys and stored connection strings, memberships, invitations). Irreversible.
 
     ``confirm_name`` must be the organization's name exactly, or a ValidationError says so and
-    nothing changes. The audit event is written first and survives: its organization link is
-    set to NULL and it keeps ``organization_name``.
+    nothing changes. Each product first undoes what it set up outside the console (outside the
+    deleting transaction: it talks to users' databases); what it could not undo is returned,
+    for the person to finish by hand. The audit event is written first and survives: its
+    organization link is set to NULL and it keeps ``organization_name``.
     """
     if confirm_name.strip() != organization.name:
         raise ValidationError(
             {"confirm_name": f"Type the organization's name, “{organization.name}”, exactly to confirm."}
         )
+    leftovers = products_release_organization(organization=organization, actor=actor)
+    _organization_delete_rows(organization=organization, actor=actor)
+    return leftovers
+
+
+@transaction.atomic
+def _organization_delete_rows(*, organization: Organization, actor: Actor) -> None:
     audit_record(
         actor=actor,
         organization=organization,
@@ -434,12 +444,24 @@ def _throttle_keys(*, email: str, ip_address: str | None) -> list[str]:
     return keys
 
 
+def _throttle_failures(key: str) -> list[float]:
+    # A cache outage must not lock everyone out: then nobody is throttled (and it is logged).
+    try:
+        return list(cache.get(key) or [])
+    except Exception:
+        logger.warning("login throttling is off: the cache failed", exc_info=True)
+        return []
+
+
 def login_lockout_remaining(*, email: str, ip_address: str | None) -> int:
-    """Seconds until a login for this account or from this IP may be tried again (0: now)."""
+    """Seconds until a login for this account or from this IP may be tried again (0: now).
+
+    While the shared cache is unavailable, nothing is counted and nobody is locked out.
+    """
     now = time.time()
     remaining = 0.0
     for key in _throttle_keys(email=email, ip_address=ip_address):
-        failures = cache.get(key) or []
+        failures = _throttle_failures(key)
         recent = [stamp for stamp in failures if now - stamp < settings.LOGIN_FAILURE_WINDOW_SECONDS]
         if len(recent) >= settings.LOGIN_FAILURE_LIMIT:
             oldest_counted = sorted(recent)[-settings.LOGIN_FAILURE_LIMIT]
@@ -452,11 +474,13 @@ def login_failure_record(*, email: str, ip_address: str | None) -> None:
     now = time.time()
     window = settings.LOGIN_FAILURE_WINDOW_SECONDS
     for key in _throttle_keys(email=email, ip_address=ip_address):
-        failures = [stamp for stamp in (cache.get(key) or []) if now - stamp < window]
+        failures = [stamp for stamp in _throttle_failures(key) if now - stamp < window]
         failures.append(now)
-        cache.set(key, failures[-50:], timeout=window)
+        with contextlib.suppress(Exception):
+            cache.set(key, failures[-50:], timeout=window)
 
 
 def login_failures_clear(*, email: str) -> None:
     """A successful login forgives the account's failures (not the IP's)."""
-    cache.delete(_throttle_keys(email=email, ip_address=None)[0])
+    with contextlib.suppress(Exception):
+        cache.delete(_throttle_keys(email=email, ip_address=None)[0])

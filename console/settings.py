@@ -16,6 +16,7 @@ from pathlib import Path
 
 import django_stubs_ext
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 # Lets generic classes be subscripted at run time (ModelAdmin[Project]) for the type checker.
@@ -44,6 +45,8 @@ if EMBEDDED:
     DEBUG = env.bool("DEBUG", default=False)
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
     ALLOW_PRIVATE_DATABASE_HOSTS = env.bool("ALLOW_PRIVATE_DATABASE_HOSTS", default=True)
+    # The database on the embedded server that the products' demos use (console/demo.py).
+    DEMO_DATABASE = env.str("DEMO_DATABASE", default="demo")
 else:
     DATABASE_URL = env.str("DATABASE_URL")
     try:
@@ -80,6 +83,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "template_partials",
+    "csp",
 ]
 
 MIDDLEWARE = [
@@ -91,6 +95,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
@@ -124,6 +129,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHE_URL = env.str("CACHE_URL", default="locmemcache://console")
 CACHES = {"default": env.cache_url_config(CACHE_URL)}
+if CACHE_URL.startswith(("redis://", "rediss://")):
+    # A Redis that stops answering must cost a request a moment, not hang it.
+    CACHES["default"].setdefault("OPTIONS", {}).update(socket_connect_timeout=1, socket_timeout=1)
 # The data plane talks to Redis directly (asyncio client) when the cache is Redis.
 REDIS_URL = CACHE_URL if CACHE_URL.startswith(("redis://", "rediss://")) else ""
 
@@ -149,6 +157,15 @@ LOGOUT_REDIRECT_URL = "login"
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=900)
 
+# Rate limits (console/ratelimit.py), "count/seconds" per identity, counted in the shared cache:
+# invitation links per client address; database checks (Accelerate configure/edit, Pulse check and
+# enable: each opens a connection to a host the user names) and API key creation per user.
+RATE_LIMITS = {
+    "invitation_accept": env.str("RATE_LIMIT_INVITATION_ACCEPT", default="30/600"),
+    "database_check": env.str("RATE_LIMIT_DATABASE_CHECK", default="10/60"),
+    "api_key_create": env.str("RATE_LIMIT_API_KEY_CREATE", default="30/600"),
+}
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = False
@@ -173,6 +190,24 @@ CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp): only this origin's own files run or style anything. No
+# inline scripts, styles or event handlers anywhere, and htmx is configured (base.html's
+# htmx-config) not to evaluate code or inject its indicator <style>.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [NONE],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "manifest-src": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+    }
+}
 if not EMBEDDED:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
@@ -263,6 +298,10 @@ GATEWAY_REGION = env.str("GATEWAY_REGION", default="local")
 # disabling Accelerate or changing its settings reaches every process within this time.
 GATEWAY_CONFIG_TTL = env.float("GATEWAY_CONFIG_TTL", default=1.0)
 GATEWAY_CACHE_MAX_ENTRIES = env.int("GATEWAY_CACHE_MAX_ENTRIES", default=10_000)
+# Requests per second per API key, per gateway process (a token bucket: docs/security.md), and how
+# many may come at once after a quiet spell. Over it: P6003 with Retry-After.
+GATEWAY_RATE_LIMIT_PER_SECOND = env.float("GATEWAY_RATE_LIMIT_PER_SECOND", default=500.0)
+GATEWAY_RATE_LIMIT_BURST = env.int("GATEWAY_RATE_LIMIT_BURST", default=1000)
 
 # Pulse (pulse/): early access, and how long the console waits on a user's database.
 PULSE_OPEN_ACCESS = env.bool("PULSE_OPEN_ACCESS", default=EMBEDDED)
@@ -278,3 +317,8 @@ PULSE_WORKER_REFRESH = env.float("PULSE_WORKER_REFRESH", default=2.0)  # noticin
 PULSE_LOCK_RETRY = env.float("PULSE_LOCK_RETRY", default=1.0)  # a waiting worker tries the lock this often
 PULSE_PRUNE_INTERVAL = env.float("PULSE_PRUNE_INTERVAL", default=300.0)
 PULSE_HEARTBEAT_SECONDS = env.float("PULSE_HEARTBEAT_SECONDS", default=15.0)
+
+# Usage metering (console/metering.py): daily rows are kept this long, hourly rows (the 24-hour
+# view) this long; `manage.py pruneusage` deletes what is older.
+USAGE_RETENTION_DAYS = env.int("USAGE_RETENTION_DAYS", default=400)
+USAGE_HOURLY_RETENTION_DAYS = env.int("USAGE_HOURLY_RETENTION_DAYS", default=30)

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from console import views, views_members
+from console import views, views_members, views_usage
 from console.forms import ThrottledAuthenticationForm
 
 settings_urlpatterns = [
@@ -38,8 +38,13 @@ urlpatterns = [
     path("organizations/new/", views.organization_create, name="organization_create"),
     path("o/<slug:organization_slug>/", views.organization_overview, name="organization_overview"),
     path("o/<slug:organization_slug>/settings/", include(settings_urlpatterns)),
+    path("o/<slug:organization_slug>/usage/", views_usage.usage_page, name="usage"),
+    path("o/<slug:organization_slug>/usage/export.csv", views_usage.usage_export, name="usage_export"),
     path("o/<slug:organization_slug>/projects/", include("projects.urls")),
     path("o/<slug:organization_slug>/projects/", include("accelerate.urls")),
     path("o/<slug:organization_slug>/projects/", include("pulse.urls")),
     path("admin/", admin.site.urls),
 ]
+
+handler400 = "console.errors.bad_request"
+handler500 = "console.errors.server_error"

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
-from console import selectors, services
+from console import selectors, services, usage
 from console.audit import Actor
 from console.forms import OrganizationCreateForm, OrganizationDeleteForm, OrganizationRenameForm
 from console.http import AuthenticatedRequest
@@ -66,6 +66,10 @@ def organization_overview(request: AuthenticatedRequest, organization_slug: str)
     request.session[LAST_ORGANIZATION_SESSION_KEY] = organization_slug
     projects = Paginator(
         selectors.organization_projects(organization=membership.organization), OVERVIEW_PAGE_SIZE
+    ).get_page(request.GET.get("page"))
+    # One query for the whole page: each project's queries and events in the last 24 hours.
+    recent = usage.usage_last_24_hours_by_project(
+        organization=membership.organization, project_ids=[project.pk for project in projects]
     )
     return render(
         request,
@@ -73,7 +77,8 @@ def organization_overview(request: AuthenticatedRequest, organization_slug: str)
         {
             "membership": membership,
             "organization": membership.organization,
-            "projects": projects.get_page(request.GET.get("page")),
+            "projects": projects,
+            "project_rows": [(project, recent.get(project.pk, usage.RecentUsage())) for project in projects],
         },
     )
 
@@ -119,7 +124,7 @@ def organization_delete(request: AuthenticatedRequest, organization_slug: str) -
     if request.method == "POST" and form.is_valid():
         name = organization.name
         try:
-            services.organization_delete(
+            leftovers = services.organization_delete(
                 organization=organization,
                 confirm_name=form.cleaned_data["confirm_name"],
                 actor=Actor.from_request(request),
@@ -129,6 +134,8 @@ def organization_delete(request: AuthenticatedRequest, organization_slug: str) -
         else:
             request.session.pop(LAST_ORGANIZATION_SESSION_KEY, None)
             messages.success(request, f"Organization “{name}” and everything in it was deleted.")
+            for leftover in leftovers:
+                messages.warning(request, leftover)
             return redirect_after_modal(request, reverse("home"))
     return render(
         request,
@@ -144,8 +151,9 @@ def organization_audit_log(request: AuthenticatedRequest, organization_slug: str
     membership = selectors.membership_for_user(user=request.user, organization_slug=organization_slug)
     require(membership, Action.VIEW_AUDIT_LOG)
     organization = membership.organization
-    action = request.GET.get("action", "")
-    actor = request.GET.get("actor", "")
+    # Filters come from the address bar: PostgreSQL text cannot hold NUL, so it is dropped.
+    action = request.GET.get("action", "").replace("\x00", "")
+    actor = request.GET.get("actor", "").replace("\x00", "")
     before = selectors.AuditCursor.decode(request.GET.get("before", ""))
     page = selectors.audit_log_page(organization=organization, action=action, actor=actor, before=before)
     next_url = ""

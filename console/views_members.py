@@ -15,11 +15,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import trigger_client_event
 
 from console import permissions, selectors, services
-from console.audit import Actor
+from console.audit import Actor, client_ip
 from console.forms import InvitationForm, MemberRoleForm, OpenSignUpForm, SignUpForm
 from console.http import AuthenticatedRequest, HtmxHttpRequest
 from console.models import Invitation, User
 from console.permissions import Action, require
+from console.ratelimit import RateLimited, rate_limit_consume
 from console.views import (
     LAST_ORGANIZATION_SESSION_KEY,
     form_errors_add,
@@ -192,6 +193,11 @@ def invitation_revoke(
 @require_http_methods(["GET", "POST"])
 def invitation_accept(request: HtmxHttpRequest, token: str) -> HttpResponse:
     """Where the invitation link leads: sign up, log in, or accept, as the visitor's state allows."""
+    # The token is the credential: visits per client address are limited, so it cannot be guessed.
+    try:
+        rate_limit_consume(name="invitation_accept", identity=client_ip(request) or "-")
+    except RateLimited as limited:
+        return limited.respond(_invitation_refused(request, limited.message, status=429))
     invitation = selectors.invitation_for_token(token=token)
     if invitation is None:
         return _invitation_refused(

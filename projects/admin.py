@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -58,11 +58,13 @@ class ProjectAdmin(admin.ModelAdmin[Project]):
             obj.pk, obj.created, obj.created_by = created.pk, created.created, created.created_by
 
     def delete_model(self, request: HttpRequest, obj: Project) -> None:
-        services.project_delete(project=obj, actor=Actor.from_request(request))
+        for leftover in services.project_delete(project=obj, actor=Actor.from_request(request)):
+            self.message_user(request, leftover, messages.WARNING)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Project]) -> None:
         for project in queryset.select_related("organization"):
-            services.project_delete(project=project, actor=Actor.from_request(request))
+            for leftover in services.project_delete(project=project, actor=Actor.from_request(request)):
+                self.message_user(request, leftover, messages.WARNING)
 
 
 @admin.register(ApiKey)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.db.models import QuerySet
 from django.http import Http404
 
+from console.access import product_access_granted
 from console.models import Membership, User
 from console.selectors import membership_for_user
 from projects.models import ApiKey, Project
@@ -49,20 +50,26 @@ class ProductState:
     api_keys: int
     accelerate_enabled: bool
     pulse_enabled: bool
+    accelerate_access: bool  # both products are in Preview: without access, the step offers to ask
+    pulse_access: bool
 
 
 def _product_enabled(project: Project, relation: str) -> bool:
     # Read through the reverse one-to-one that the product app adds, so `projects` does not
-    # import a product (and works before the product app exists). A missing row raises
-    # RelatedObjectDoesNotExist, an AttributeError, so getattr's default covers both cases.
+    # import a product. A project without the product's row raises RelatedObjectDoesNotExist,
+    # an AttributeError, so getattr's default covers it.
     config = getattr(project, relation, None)
     return bool(getattr(config, "enabled", False))
 
 
 def project_product_state(*, project: Project) -> ProductState:
-    """How far the project has got: its number of API keys, whether Accelerate and Pulse are on."""
+    """How far the project has got: its number of API keys, whether Accelerate and Pulse are on,
+    and whether its organization has access to them (they are in Preview)."""
+    organization = project.organization
     return ProductState(
         api_keys=project.api_keys.count(),
         accelerate_enabled=_product_enabled(project, "accelerate_config"),
         pulse_enabled=_product_enabled(project, "pulse_config"),
+        accelerate_access=product_access_granted(organization=organization, product="accelerate"),
+        pulse_access=product_access_granted(organization=organization, product="pulse"),
     )

@@ -12,6 +12,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from console.audit import Actor, audit_record
 from console.models import Organization
+from console.products import products_release_project
 from projects.key_cache import ApiKeyLookupCache, arevocation_token_read, revocation_token_read
 from projects.keys import key_digest, key_display_prefix, key_generate, key_is_well_formed
 from projects.models import ApiKey, Project
@@ -81,11 +82,23 @@ def project_rename(*, project: Project, name: str, actor: Actor) -> Project:
     return project
 
 
-@transaction.atomic
-def project_delete(*, project: Project, actor: Actor) -> None:
+def project_delete(*, project: Project, actor: Actor) -> list[str]:
     """Delete the project with everything stored for it: its API keys (revoked in every
     process within a second) and the products' configurations and connection strings.
-    Irreversible."""
+    Irreversible.
+
+    First each product undoes what it set up outside the console (Pulse drops its
+    replication slot); that talks to the user's database, so it happens before, not inside,
+    the deleting transaction. Returns what a product could not undo, for the person to
+    finish by hand.
+    """
+    leftovers = products_release_project(project=project, actor=actor)
+    _project_delete_row(project=project, actor=actor)
+    return leftovers
+
+
+@transaction.atomic
+def _project_delete_row(*, project: Project, actor: Actor) -> None:
     key_count = project.api_keys.count()
     audit_record(
         actor=actor,

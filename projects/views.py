@@ -20,6 +20,7 @@ from console.audit import Actor
 from console.http import AuthenticatedRequest
 from console.models import Membership
 from console.permissions import Action, require
+from console.ratelimit import RateLimited, rate_limit_consume
 from console.selectors import membership_for_user
 from projects import selectors, services
 from projects.forms import ApiKeyCreateForm, ProjectDeleteForm, ProjectNameForm
@@ -127,8 +128,10 @@ def project_delete(
     form = ProjectDeleteForm(request.POST or None, project_name=project.name)
     if request.method == "POST" and form.is_valid():
         name = project.name
-        services.project_delete(project=project, actor=Actor.from_request(request))
+        leftovers = services.project_delete(project=project, actor=Actor.from_request(request))
         messages.success(request, f"Project “{name}” and its API keys were deleted.")
+        for leftover in leftovers:
+            messages.warning(request, leftover)
         url = reverse("organization_overview", args=[organization_slug])
         return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
     context = _context(membership, project, form=form)
@@ -172,14 +175,19 @@ def api_key_create(
     form = ApiKeyCreateForm(request.POST or None)
     raw_key = None
     api_key = None
+    limited = None
     if request.method == "POST" and form.is_valid():
         try:
+            rate_limit_consume(name="api_key_create", identity=f"user:{request.user.pk}")
             api_key, raw_key = services.api_key_create(
                 project=project,
                 name=form.cleaned_data["name"],
                 expires_in_days=form.cleaned_data["expires_in_days"],
                 actor=Actor.from_request(request),
             )
+        except RateLimited as refused:
+            limited = refused
+            form.add_error(None, refused.message)
         except ValidationError as error:
             _add_errors(form, error)
     context = _context(membership, project, form=form, raw_key=raw_key, api_key=api_key)
@@ -187,8 +195,9 @@ def api_key_create(
         response = render(request, "projects/api_key_create.html#api-key-dialog", context)
         if raw_key is not None:
             trigger_client_event(response, "apiKeyCreated")
-        return response
-    return render(request, "projects/api_key_create.html", context)
+    else:
+        response = render(request, "projects/api_key_create.html", context)
+    return limited.respond(response) if limited else response
 
 
 @require_http_methods(["GET", "POST"])

@@ -31,6 +31,7 @@ from projects.models import Project
 from pulse.database import lost, user_database
 from pulse.models import PulseConfig, PulseEvent, PulseLeftoverSlot, PulseStream
 from pulse.readiness import PLUGIN, Readiness, readiness_run, table_names_parse
+from pulse.selectors import pulse_drop_sql
 
 logger = logging.getLogger(__name__)
 
@@ -482,6 +483,25 @@ def pulse_release_for_organization(*, organization: Organization, actor: Actor) 
     for project in Project.objects.filter(organization=organization, pulse_config__enabled=True):
         pulse_disable(project=project, actor=actor)
     return list(PulseLeftoverSlot.objects.filter(organization=organization))
+
+
+def _leftover_messages(leftovers: list[PulseLeftoverSlot]) -> list[str]:
+    return [
+        f"Pulse's replication slot {slot.slot_name} is still on {slot.database_label} (the database did not "
+        f"answer), and it keeps WAL until the disk fills. Drop it there: "
+        + pulse_drop_sql(slot_name=slot.slot_name, publication_name=slot.publication_name).replace("\n", " ")
+        for slot in leftovers
+    ]
+
+
+def pulse_release_project_hook(project: Project, actor: Actor) -> list[str]:
+    """The product hook run before a project is deleted (see console/products.py)."""
+    return _leftover_messages(pulse_release_for_project(project=project, actor=actor))
+
+
+def pulse_release_organization_hook(organization: Organization, actor: Actor) -> list[str]:
+    """The product hook run before an organization is deleted (see console/products.py)."""
+    return _leftover_messages(pulse_release_for_organization(organization=organization, actor=actor))
 
 
 # --- The event log ------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from console.connection_strings import ConnectionStringError, parse
 from console.http import AuthenticatedRequest
 from console.models import Membership
 from console.permissions import Action, require
+from console.ratelimit import RateLimited, rate_limit_consume
 from console.regions import region_name, region_recommend
 from projects.models import Project
 from projects.selectors import project_for_user
@@ -129,18 +130,29 @@ def pulse_check(request: AuthenticatedRequest, organization_slug: str, project_i
         raise Http404("Pulse is not available to this organization yet.")
     form = PulseEnableForm(request.POST)
     form.fields["region"].required = False
-    readiness = _readiness_for(form, project)
+    limited = None
+    try:
+        # Each check connects to the database the user names: limited per user.
+        rate_limit_consume(name="database_check", identity=f"user:{request.user.pk}")
+    except RateLimited as refused:
+        limited = refused
+        readiness = None
+    else:
+        readiness = _readiness_for(form, project)
     context = _context(
         membership,
         project,
         form=form,
         readiness=readiness,
-        recommendation=_recommendation(form),
+        recommendation=_recommendation(form) if limited is None else "",
         checked=True,
+        limited=limited.message if limited else "",
     )
     if request.htmx:
-        return render(request, "pulse/tab.html#readiness", {**context, "oob": True})
-    return render(request, "pulse/tab.html", context)
+        response = render(request, "pulse/tab.html#readiness", {**context, "oob": True})
+    else:
+        response = render(request, "pulse/tab.html", context)
+    return limited.respond(response) if limited else response
 
 
 @sensitive_variables("form")
@@ -158,6 +170,13 @@ def pulse_enable(
     form = PulseEnableForm(request.POST)
     readiness = None
     if form.is_valid():
+        try:
+            rate_limit_consume(name="database_check", identity=f"user:{request.user.pk}")
+        except RateLimited as limited:
+            form.add_error(None, limited.message)
+            return limited.respond(
+                render(request, "pulse/tab.html", _context(membership, project, form=form))
+            )
         try:
             services.pulse_enable(
                 project=project,

@@ -69,6 +69,15 @@ def source_database(django_db_blocker) -> Iterator[str]:
 
 
 @pytest.fixture
+def demo_sandbox(settings, tmp_path, source_database):
+    """Run the demo seeding without touching the developer's own demo: its secrets go to a
+    temporary folder and its ``demo`` database is a fresh one, dropped afterwards."""
+    settings.DATA_DIR = tmp_path
+    settings.DEMO_DATABASE = psycopg.conninfo.conninfo_to_dict(source_database)["dbname"]
+    return source_database
+
+
+@pytest.fixture
 def user(db) -> User:
     return UserFactory()
 
@@ -138,3 +147,21 @@ def database_url(db) -> Callable[..., str]:
         return url + (f"?{query}" if query else "")
 
     return make
+
+
+@pytest.fixture
+def throwaway_redis():
+    """A Redis server of this test's own (tests/redis_server.py), to take away mid-test."""
+    import os
+
+    from tests.redis_server import ThrowawayRedis
+
+    try:
+        server = ThrowawayRedis()
+    except FileNotFoundError as missing:
+        if os.environ.get("CI") == "true":
+            pytest.fail(str(missing))
+        pytest.skip(str(missing))
+    server.start()
+    yield server
+    server.kill()

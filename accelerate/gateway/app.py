@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import math
 import re
 import secrets
 import time
@@ -26,11 +27,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from accelerate.gateway import query
-from accelerate.gateway.cache import QueryCache
+from accelerate.gateway.cache import CacheUnavailable, QueryCache
 from accelerate.gateway.errors import GatewayError
 from accelerate.gateway.pool import ConnectFailed, ConnectionPool
 from console.connection_strings import ConnectionString, ConnectionStringError, resolve_allowed_address_async
 from console.metering import Meter
+from console.ratelimit import TokenBuckets
 
 log = logging.getLogger("accelerate.gateway")
 
@@ -83,11 +85,13 @@ class Gateway:
         cache: QueryCache,
         region: str,
         meter: Meter,
+        limiter: TokenBuckets | None = None,
     ) -> None:
         self.resolve = resolver
         self.cache = cache
         self.region = region
         self.meter = meter
+        self.limiter = limiter
         self.pools: dict[str, tuple[str, ConnectionPool]] = {}
         self._inflight: dict[tuple[str, str], asyncio.Future[tuple[bytes, float]]] = {}
         self._background: set[asyncio.Task[Any]] = set()
@@ -125,8 +129,24 @@ class Gateway:
 
     # Requests ---------------------------------------------------------------------------------
 
+    def admit(self, request: Request) -> str:
+        """The request's API key, if the key is within its rate limit (P6003 otherwise).
+
+        Checked before the key is even looked up, so a flood costs no database work; the
+        limit is per key and per process (docs/security.md).
+        """
+        raw_key = api_key_of(request)
+        if self.limiter is not None and (wait := self.limiter.take(raw_key)):
+            raise GatewayError(
+                "P6003",
+                f"This API key is over its limit of {self.limiter.rate:g} requests a second: "
+                "retry after the number of seconds in Retry-After.",
+                retry_after=max(1, math.ceil(wait)),
+            )
+        return raw_key
+
     async def handle_query(self, request: Request, request_id: str) -> Response:
-        target = await self.resolve(api_key_of(request))
+        target = await self.resolve(self.admit(request))
         request.state.project = target.project_id
         try:
             spec = parse_query_request(await read_json(request))
@@ -143,7 +163,7 @@ class Gateway:
             "region": self.region,
             "requestId": request_id,
         }
-        payload = b"{" + body + b',"info":' + json.dumps(info).encode() + b"}"
+        payload = b"{" + body + b',"info":' + json.dumps(info, separators=(",", ":")).encode() + b"}"
         counts = {"queries": 1, "egress_bytes": len(payload)}
         if status in ("ttl", "swr"):
             counts[f"cache_hits_{status}"] = 1
@@ -189,6 +209,7 @@ class Gateway:
             swr=spec.cache.swr,
             tags=spec.cache.tags,
             versions=versions,
+            created=created,
         )
         return body, created
 
@@ -210,16 +231,21 @@ class Gateway:
         return body
 
     async def handle_invalidate(self, request: Request, request_id: str, *, everything: bool) -> Response:
-        target = await self.resolve(api_key_of(request))
+        target = await self.resolve(self.admit(request))
         request.state.project = target.project_id
-        if everything:
-            await self.cache.invalidate_all(target.project_id)
-        else:
-            payload = await read_json(request)
-            tags = parse_tags(payload.get("tags") if isinstance(payload, dict) else None, required=True)
-            await self.cache.invalidate_tags(target.project_id, tags)
+        try:
+            if everything:
+                await self.cache.invalidate_all(target.project_id)
+            else:
+                payload = await read_json(request)
+                tags = parse_tags(payload.get("tags") if isinstance(payload, dict) else None, required=True)
+                await self.cache.invalidate_tags(target.project_id, tags)
+        except CacheUnavailable:
+            raise GatewayError(
+                "P6000", "The query cache is unavailable, so the invalidation was not recorded: retry it."
+            ) from None
         return Response(
-            json.dumps({"ok": True, "requestId": request_id}),
+            json.dumps({"ok": True, "requestId": request_id}, separators=(",", ":")),
             media_type="application/json",
             headers={"X-Request-Id": request_id},
         )
@@ -395,7 +421,7 @@ def build_routes(gateway: Gateway) -> list[Route]:
                 json.dumps(error.payload(request_id)),
                 status_code=error.status,
                 media_type="application/json",
-                headers={"X-Request-Id": request_id},
+                headers={"X-Request-Id": request_id, **error.headers},
             )
         except Exception:
             status = 500

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import abc
 import json
+import logging
 import math
 import time
 from collections import OrderedDict
@@ -23,6 +24,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 Clock = Callable[[], float]
+
+log = logging.getLogger("accelerate.gateway")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,7 @@ class QueryCache(abc.ABC):
         swr: float,
         tags: Sequence[str],
         versions: Versions,
+        created: float,
     ) -> None: ...
 
     @abc.abstractmethod
@@ -127,8 +131,9 @@ class LocalQueryCache(QueryCache):
         swr: float,
         tags: Sequence[str],
         versions: Versions,
+        created: float,
     ) -> None:
-        self._entries[(project, key)] = Entry(body, self.clock(), ttl, swr, tuple(tags), versions)
+        self._entries[(project, key)] = Entry(body, created, ttl, swr, tuple(tags), versions)
         self._entries.move_to_end((project, key))
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
@@ -150,13 +155,19 @@ class LocalQueryCache(QueryCache):
 
 
 class RedisQueryCache(QueryCache):
-    """Entries and versions in Redis, shared by every gateway process."""
+    """Entries and versions in Redis, shared by every gateway process.
 
-    def __init__(self, url: str, clock: Clock = time.time, prefix: str = "accelerate") -> None:
+    ``timeout`` bounds every Redis call (connect and each command): a Redis that stops
+    answering costs a request at most that long (then ``DegradingQueryCache`` skips it).
+    """
+
+    def __init__(
+        self, url: str, clock: Clock = time.time, prefix: str = "accelerate", timeout: float = 0.5
+    ) -> None:
         super().__init__(clock)
         from redis.asyncio import Redis
 
-        self.redis = Redis.from_url(url)
+        self.redis = Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
         self.prefix = prefix
 
     def _key(self, project: str, kind: str, name: str = "") -> str:
@@ -194,9 +205,10 @@ class RedisQueryCache(QueryCache):
         swr: float,
         tags: Sequence[str],
         versions: Versions,
+        created: float,
     ) -> None:
         meta = {
-            "c": self.clock(),
+            "c": created,
             "t": ttl,
             "s": swr,
             "tags": list(tags),
@@ -228,3 +240,109 @@ class RedisQueryCache(QueryCache):
 
     async def close(self) -> None:
         await self.redis.aclose()
+
+
+# What ``DegradingQueryCache.snapshot`` answers while the shared cache is unavailable: an entry
+# computed under it is not stored.
+UNAVAILABLE = Versions(-1, ())
+
+
+class CacheUnavailable(Exception):
+    """The shared cache failed, so an invalidation could not be recorded."""
+
+
+class DegradingQueryCache(QueryCache):
+    """A shared cache whose outage degrades to misses instead of failing requests.
+
+    While the inner cache (Redis) fails, lookups are misses, results are not stored and no
+    background refresh is claimed: queries run on the database, as with no cache at all.
+    After a failure the inner cache is left alone for ``pause`` seconds (so a Redis that
+    hangs costs one request its timeout per pause, not every request), then tried again.
+    Invalidations are the exception: one that cannot be recorded raises CacheUnavailable,
+    because an entry it should have killed could be served again once Redis is back.
+    """
+
+    def __init__(self, inner: QueryCache, *, pause: float = 1.0, monotonic: Clock = time.monotonic) -> None:
+        super().__init__(inner.clock)
+        self.inner = inner
+        self.pause = pause
+        self.monotonic = monotonic
+        self._down_until = float("-inf")
+        self.failures = 0
+
+    @property
+    def available(self) -> bool:
+        return self.monotonic() >= self._down_until
+
+    def _failed(self, operation: str, error: Exception) -> None:
+        if self.available:  # once per outage and pause, not once per request
+            log.warning(
+                "query cache unavailable (%s: %r): serving misses for %.1fs", operation, error, self.pause
+            )
+        self.failures += 1
+        self._down_until = self.monotonic() + self.pause
+
+    async def snapshot(self, project: str, tags: Sequence[str]) -> Versions:
+        if not self.available:
+            return UNAVAILABLE
+        try:
+            return await self.inner.snapshot(project, tags)
+        except Exception as error:
+            self._failed("snapshot", error)
+            return UNAVAILABLE
+
+    async def lookup(self, project: str, key: str) -> Entry | None:
+        if not self.available:
+            return None
+        try:
+            return await self.inner.lookup(project, key)
+        except Exception as error:
+            self._failed("lookup", error)
+            return None
+
+    async def store(
+        self,
+        project: str,
+        key: str,
+        body: bytes,
+        *,
+        ttl: float,
+        swr: float,
+        tags: Sequence[str],
+        versions: Versions,
+        created: float,
+    ) -> None:
+        if versions == UNAVAILABLE or not self.available:
+            return
+        try:
+            await self.inner.store(
+                project, key, body, ttl=ttl, swr=swr, tags=tags, versions=versions, created=created
+            )
+        except Exception as error:
+            self._failed("store", error)
+
+    async def invalidate_tags(self, project: str, tags: Sequence[str]) -> None:
+        try:
+            await self.inner.invalidate_tags(project, tags)
+        except Exception as error:
+            self._failed("invalidate", error)
+            raise CacheUnavailable from error
+
+    async def invalidate_all(self, project: str) -> None:
+        try:
+            await self.inner.invalidate_all(project)
+        except Exception as error:
+            self._failed("invalidate-all", error)
+            raise CacheUnavailable from error
+
+    async def claim_refresh(self, project: str, key: str, hold: float) -> bool:
+        if not self.available:
+            return False
+        try:
+            return await self.inner.claim_refresh(project, key, hold)
+        except Exception as error:
+            self._failed("claim_refresh", error)
+            return False
+
+    async def close(self) -> None:
+        await self.inner.close()

@@ -19,11 +19,16 @@ STATUS = {
 
 
 class GatewayError(Exception):
-    def __init__(self, code: str, message: str, **extra: Any) -> None:
+    def __init__(self, code: str, message: str, *, retry_after: int | None = None, **extra: Any) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.extra = extra
+        self.retry_after = retry_after  # seconds, sent as the Retry-After header (P6003)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {} if self.retry_after is None else {"Retry-After": str(self.retry_after)}
 
     @property
     def status(self) -> int:

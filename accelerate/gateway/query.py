@@ -155,7 +155,7 @@ async def _stream(cursor: StreamingCursor, sql: str, params: list[Any], max_byte
     body = b"".join(
         [
             b'"columns":',
-            json.dumps(columns, ensure_ascii=False).encode(),
+            json.dumps(columns, ensure_ascii=False, separators=(",", ":")).encode(),
             b',"rows":[',
             b",".join(parts),
             b'],"rowCount":',

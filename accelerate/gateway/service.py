@@ -10,9 +10,10 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from accelerate.gateway.app import Gateway
-from accelerate.gateway.cache import LocalQueryCache, QueryCache, RedisQueryCache
+from accelerate.gateway.cache import DegradingQueryCache, LocalQueryCache, QueryCache, RedisQueryCache
 from accelerate.gateway.targets import TargetDirectory
 from console.metering import Meter
+from console.ratelimit import TokenBuckets
 
 log = logging.getLogger("accelerate.gateway")
 
@@ -24,13 +25,19 @@ def build_gateway() -> tuple[Gateway, TargetDirectory]:
     """The gateway this process runs (Redis cache when CACHE_URL is Redis, else in-process) and
     the directory it resolves keys with."""
     cache: QueryCache = (
-        RedisQueryCache(settings.REDIS_URL)
+        DegradingQueryCache(RedisQueryCache(settings.REDIS_URL))
         if settings.REDIS_URL
         else LocalQueryCache(max_entries=settings.GATEWAY_CACHE_MAX_ENTRIES)
     )
     directory = TargetDirectory()
     gateway = Gateway(
-        resolver=directory.resolve, cache=cache, region=settings.GATEWAY_REGION, meter=Meter("accelerate")
+        resolver=directory.resolve,
+        cache=cache,
+        region=settings.GATEWAY_REGION,
+        meter=Meter("accelerate"),
+        limiter=TokenBuckets(
+            rate=settings.GATEWAY_RATE_LIMIT_PER_SECOND, burst=settings.GATEWAY_RATE_LIMIT_BURST
+        ),
     )
     return gateway, directory
 

@@ -40,8 +40,53 @@
     }
   }
 
-  document.addEventListener("DOMContentLoaded", function () { openModals(document); });
-  document.addEventListener("htmx:load", function (event) { openModals(event.detail.elt); });
+  // A key just created is kept in this browser tab only (sessionStorage: never sent back to the
+  // server, gone when the tab closes) for 15 minutes, so the product tabs can offer to fill it in.
+  var KEY_PREFIX = "dpc:new-api-key:";
+  var KEY_LIFETIME_MS = 15 * 60 * 1000;
+
+  function rememberKeys(root) {
+    if (!root.querySelectorAll) return;
+    root.querySelectorAll("[data-remember-key]").forEach(function (element) {
+      try {
+        sessionStorage.setItem(KEY_PREFIX + element.dataset.rememberKey,
+          JSON.stringify({ key: element.textContent.trim(), at: Date.now() }));
+      } catch (error) { /* storage disabled: nothing to offer later */ }
+    });
+  }
+
+  function recentKey(projectId) {
+    try {
+      var stored = JSON.parse(sessionStorage.getItem(KEY_PREFIX + projectId) || "null");
+      if (stored && Date.now() - stored.at < KEY_LIFETIME_MS) return stored.key;
+    } catch (error) { /* nothing usable */ }
+    return null;
+  }
+
+  function offerRecentKeys(root) {
+    if (!root.querySelectorAll) return;
+    root.querySelectorAll("[data-fill-key]").forEach(function (offer) {
+      var key = recentKey(offer.dataset.fillKey);
+      if (!key || offer.dataset.bound) return;
+      offer.dataset.bound = "1";
+      offer.hidden = false;
+      offer.querySelector("button").addEventListener("click", function () {
+        document.querySelectorAll("[data-api-key-slot]").forEach(function (slot) {
+          slot.textContent = slot.textContent.split("__API_KEY__").join(key);
+        });
+        offer.textContent = "The key you created is filled in below. Copy the connection string now: it is not shown again once you leave.";
+      });
+    });
+  }
+
+  function setUp(root) {
+    openModals(root);
+    rememberKeys(root);
+    offerRecentKeys(root);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { setUp(document); });
+  document.addEventListener("htmx:load", function (event) { setUp(event.detail.elt); });
   document.addEventListener("closeModal", function () {
     document.querySelectorAll("dialog[open]").forEach(function (dialog) { dialog.close(); });
   });

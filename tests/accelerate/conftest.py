@@ -130,3 +130,11 @@ def accelerate_project(gateway_server, source_database, database_url):
     client = AccelerateClient(f"prisma://{gateway_server.url}/?api_key={key}")
     yield AccelerateProject(project, key, source_database, client)
     client.close()
+
+
+@pytest.fixture
+def items(accelerate_project):
+    """The accelerate project's database with a small table of items."""
+    accelerate_project.sql("CREATE TABLE items (id int PRIMARY KEY, name text, price numeric, tags jsonb)")
+    accelerate_project.sql("INSERT INTO items VALUES (1, 'one', 1.50, '[\"a\"]'), (2, 'two', 2.25, NULL)")
+    return accelerate_project

@@ -65,7 +65,9 @@ def caches(request):
 
 async def put(cache, project, key, body=b"[1]", ttl=60, swr=30, tags=()):
     versions = await cache.snapshot(project, tags)
-    await cache.store(project, key, body, ttl=ttl, swr=swr, tags=tags, versions=versions)
+    await cache.store(
+        project, key, body, ttl=ttl, swr=swr, tags=tags, versions=versions, created=cache.clock()
+    )
 
 
 def test_fresh_then_stale_then_gone(caches):
@@ -117,7 +119,9 @@ def test_a_result_computed_across_an_invalidation_is_stored_dead(caches):
     async def scenario(writer, reader, clock):
         versions = await writer.snapshot("p1", ["users"])  # before the query runs
         await reader.invalidate_tags("p1", ["users"])  # a write invalidates meanwhile
-        await writer.store("p1", "k", b"[old]", ttl=60, swr=0, tags=["users"], versions=versions)
+        await writer.store(
+            "p1", "k", b"[old]", ttl=60, swr=0, tags=["users"], versions=versions, created=clock()
+        )
         return await reader.lookup("p1", "k")
 
     assert caches(scenario) is None

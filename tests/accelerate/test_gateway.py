@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
+import os
 import socket
 import threading
 import time
+import uuid
 
 import psycopg
 import pytest
@@ -44,13 +46,6 @@ def error_code(call) -> str:
     with pytest.raises(AccelerateError) as caught:
         call()
     return caught.value.code
-
-
-@pytest.fixture
-def items(accelerate_project):
-    accelerate_project.sql("CREATE TABLE items (id int PRIMARY KEY, name text, price numeric, tags jsonb)")
-    accelerate_project.sql("INSERT INTO items VALUES (1, 'one', 1.50, '[\"a\"]'), (2, 'two', 2.25, NULL)")
-    return accelerate_project
 
 
 def test_a_query_answers_the_documented_shape(items, gateway_server):
@@ -385,3 +380,86 @@ def test_usage_is_metered_per_project(items, gateway_server):
     assert totals["cache_hits_ttl"] == 1
     assert totals["errors"] == 1
     assert totals["egress_bytes"] > 100
+
+
+def test_two_gateway_processes_share_the_redis_cache_and_its_invalidation(items):
+    """Two gateways (as two processes would be) on one Redis: a hit on one for the other's miss,
+    and an invalidation through one is seen by the other at once."""
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+    from starlette.testclient import TestClient
+
+    from accelerate.gateway.app import Gateway, build_routes
+    from accelerate.gateway.cache import RedisQueryCache
+    from accelerate.gateway.targets import TargetDirectory
+    from console.metering import Meter
+    from tests.accelerate.test_cache import REDIS_URL, redis_available
+
+    if not redis_available():
+        message = f"Redis is not reachable at {REDIS_URL}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    prefix = f"test-{uuid.uuid4().hex}"
+
+    def process():
+        gateway = Gateway(
+            resolver=TargetDirectory(ttl=0.0).resolve,
+            cache=RedisQueryCache(REDIS_URL, prefix=prefix),
+            region="test",
+            meter=Meter("accelerate"),
+        )
+        return TestClient(Starlette(routes=[Mount("/accelerate/v1", routes=build_routes(gateway))]))
+
+    headers = {"Authorization": f"Bearer {items.key}"}
+    body = {"query": "SELECT count(*) AS n FROM items", "cacheStrategy": {"ttl": 60, "tags": ["items"]}}
+    with process() as first, process() as second:
+        answer = first.post("/accelerate/v1/query", json=body, headers=headers).json()
+        assert (answer["info"]["cacheStatus"], answer["rows"]) == ("miss", [["2"]])
+        answer = second.post("/accelerate/v1/query", json=body, headers=headers).json()
+        assert (answer["info"]["cacheStatus"], answer["rows"]) == ("ttl", [["2"]])
+
+        items.sql("INSERT INTO items VALUES (3, 'three', 3, NULL)")
+        assert second.post("/accelerate/v1/invalidate", json={"tags": ["items"]}, headers=headers).json()[
+            "ok"
+        ]
+        answer = first.post("/accelerate/v1/query", json=body, headers=headers).json()
+        assert (answer["info"]["cacheStatus"], answer["rows"]) == ("miss", [["3"]])
+
+        assert first.post("/accelerate/v1/invalidate-all", json={}, headers=headers).json()["ok"]
+        assert (
+            second.post("/accelerate/v1/query", json=body, headers=headers).json()["info"]["cacheStatus"]
+            == "miss"
+        )
+
+
+def test_a_database_that_goes_down_answers_p6008_at_once_and_the_gateway_recovers(
+    gateway_server, tmp_path, database_url
+):
+    """A user's database on a server of its own, stopped and started again under the gateway."""
+    from console import embedded_pg
+
+    server = embedded_pg.ensure_running(tmp_path / "userdb")
+    try:
+        project = ProjectFactory()
+        actor = Actor.command("test")
+        accelerate_services.accelerate_configure(
+            project=project,
+            actor=actor,
+            connection_string=server.url("postgres"),
+            region="eu-west-1",
+            pool_timeout_seconds=5,
+        )
+        _, key = project_services.api_key_create(project=project, name="k", actor=actor)
+        with AccelerateClient(f"prisma://{gateway_server.url}/?api_key={key}") as client:
+            assert client.query("SELECT 1 AS up").rows == [[1]]
+
+            embedded_pg.stop(tmp_path / "userdb")
+            started = time.monotonic()
+            assert error_code(lambda: client.query("SELECT 1 AS up")) == "P6008"
+            assert time.monotonic() - started < 2  # at once, not after the 5 s pool timeout
+
+            embedded_pg.ensure_running(tmp_path / "userdb", port=server.port)
+            assert client.query("SELECT 1 AS up").rows == [[1]]  # the stale pooled connection is not reused
+    finally:
+        embedded_pg.stop(tmp_path / "userdb")

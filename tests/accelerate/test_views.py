@@ -5,6 +5,7 @@ import re
 from urllib.parse import quote
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 from hypothesis import HealthCheck, assume, given, settings
@@ -212,6 +213,7 @@ def test_the_password_never_appears_in_a_page_log_record_or_audit_event(
 ):
     assume(password.strip() == password)
     AccelerateConfig.objects.all().delete()
+    cache.clear()  # each example is a fresh user session as far as the database-check limit goes
     encoded = quote(password, safe="")
     caplog.clear()
     with caplog.at_level(logging.DEBUG):
@@ -240,3 +242,10 @@ def test_the_password_never_appears_in_a_page_log_record_or_audit_event(
     for text in texts:
         assert password not in text
         assert encoded not in text
+
+
+def test_the_overview_shows_accelerate_enabled_for_the_project(owner_client, project, database_url):
+    overview = reverse("organization_overview", args=[project.organization.slug])
+    assert '<span class="badge on">Accelerate</span>' not in owner_client.get(overview).content.decode()
+    owner_client.post(url("configure", project), form_data(database_url()))
+    assert '<span class="badge on">Accelerate</span>' in owner_client.get(overview).content.decode()

@@ -109,7 +109,8 @@ def test_addmember_bad_input(slug, email, role, message):
     assert Membership.objects.count() == 1
 
 
-def test_seeddemo_is_idempotent_and_prints_a_working_login(monkeypatch):
+@pytest.mark.django_db(transaction=True)
+def test_seeddemo_is_idempotent_and_prints_a_working_login(monkeypatch, demo_sandbox):
     out, _ = run("seeddemo", "--password-stdin", stdin="demo-password-1\n", monkeypatch=monkeypatch)
     assert "Demo login: demo@example.com / demo-password-1" in out
     out_again, _ = run("seeddemo", "--password-stdin", stdin="demo-password-1\n", monkeypatch=monkeypatch)

@@ -8,7 +8,7 @@ import time
 from urllib.parse import quote
 
 import pytest
-from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import HealthCheck, assume, event, example, given, settings
 from hypothesis import strategies as st
 
 from console.connection_strings import (
@@ -149,6 +149,92 @@ def test_a_password_typed_without_percent_encoding_never_appears_in_any_output(p
     for text in shown:
         for piece in [password, *pieces]:
             assert piece not in text
+
+
+_any_part = st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=30)
+# Arbitrary text, arbitrary text after a scheme, and URLs whose every part is arbitrary (unencoded).
+url_like = st.one_of(
+    st.text(max_size=200),
+    st.builds(
+        str.__add__,
+        st.sampled_from(["postgresql://", "postgres://", "POSTGRESQL://", "mysql://", "prisma://", ""]),
+        st.text(max_size=200),
+    ),
+    st.builds(
+        lambda user, password, host, port, database, query: (
+            f"postgresql://{user}:{password}@{host}:{port}/{database}?{query}"
+        ),
+        _any_part,
+        _any_part,
+        st.one_of(
+            st.sampled_from(["db.example.com", "10.0.0.7", "[2001:db8::7]", "[fe80::1%eth0]"]), _any_part
+        ),
+        st.one_of(st.integers(-1, 70000), _any_part),
+        _any_part,
+        st.one_of(
+            st.sampled_from(
+                [
+                    "",
+                    "sslmode=require",
+                    "schema=app",
+                    "sslmode=verify-full&schema=x&connection_limit=5&pool_timeout=3",
+                    "sslrootcert=/etc/passwd",
+                    "hostaddr=169.254.169.254",
+                    "host=a,b",
+                    "service=x",
+                ]
+            ),
+            _any_part,
+        ),
+    ),
+    st.builds(
+        lambda user, password, database, query: (
+            f"postgresql://{user}:{password}@db.example.com:5432/{database}?{query}"
+        ),
+        _any_part.map(lambda part: quote(part, safe="")),
+        _any_part.map(lambda part: quote(part, safe="")),
+        _any_part.map(lambda part: quote(part, safe="")),
+        st.sampled_from(
+            ["", "sslmode=require", "schema=app&sslmode=disable", "connection_limit=5&schema=a%20b"]
+        ),
+    ),
+)
+
+PARSER_EXAMPLES = 300
+
+
+@settings(max_examples=PARSER_EXAMPLES)
+@given(text=url_like)
+def test_any_text_parses_or_is_refused_clearly_and_the_redacted_form_round_trips(text):
+    try:
+        parsed = parse(text)
+    except InvalidConnectionString as refused:
+        event(f"refused: {refused.code}")
+        assert refused.message and refused.code
+        assert redact(text) == "(not a valid connection string)"
+        return
+    event("parsed")
+    shown = parsed.redacted()
+    assert redact(text) == shown
+    again = parse(shown)
+    assert (again.host, again.port, again.database, again.user, again.sslmode, again.schema) == (
+        parsed.host,
+        parsed.port,
+        parsed.database,
+        parsed.user,
+        parsed.sslmode,
+        parsed.schema,
+    )
+    assert again.password == ("••••" if parsed.password else "")
+    others = f"{parsed.host} {parsed.port} {parsed.database} {parsed.user} {parsed.schema} {parsed.sslmode}"
+    if (
+        len(parsed.password) >= 4
+        and parsed.password not in others
+        and parsed.password not in "postgresql ••••"
+    ):
+        for output in (shown, str(parsed), repr(parsed), redact(text)):
+            assert parsed.password not in output
+            assert quote(parsed.password, safe="") not in output
 
 
 # --- the address guard -----------------------------------------------------------------------

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,3 +82,45 @@ def test_production_reads_the_mail_server_from_separate_variables_and_sign_up_st
     assert result.stdout.strip().splitlines()[-1] == (
         "django.core.mail.backends.smtp.EmailBackend mail.internal 2525  True False"
     ), result.stderr
+
+
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; font-src 'self'; "
+    "connect-src 'self'; manifest-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'; object-src 'none'"
+)
+
+
+@pytest.mark.django_db
+def test_every_page_answers_with_the_strict_content_security_policy(client, owner_client, organization):
+    for response in (client.get("/login/"), owner_client.get(f"/o/{organization.slug}/")):
+        assert response.status_code == 200
+        directives = sorted(part.strip() for part in response["Content-Security-Policy"].split(";"))
+        assert directives == sorted(part.strip() for part in CSP.split(";"))
+        assert "unsafe" not in response["Content-Security-Policy"]
+        assert response["X-Frame-Options"] == "DENY"
+        assert response["Referrer-Policy"] == "same-origin"
+        assert response["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.django_db
+def test_no_template_carries_inline_script_style_or_handlers(client, owner_client, organization):
+    page = owner_client.get(f"/o/{organization.slug}/").content.decode()
+    assert "<script>" not in page and " style=" not in page and "<style" not in page
+    assert " onclick=" not in page and "hx-on" not in page
+    for template in (ROOT / "templates").rglob("*.html"):
+        text = template.read_text()
+        inline_code = ("<style", " style=", "<script>", " onclick=", " onload=", " onsubmit=", "hx-on", "js:")
+        for inline in inline_code:
+            assert inline not in text, f"{template.relative_to(ROOT)} has {inline!r}"
+
+
+PRINT_SECURITY = (
+    "from django.conf import settings as s; "
+    "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_HSTS_SECONDS, s.SECURE_SSL_REDIRECT)"
+)
+
+
+def test_production_sends_hsts_and_marks_cookies_secure():
+    result = manage("shell", "-c", PRINT_SECURITY, env=PRODUCTION)
+    assert result.stdout.strip().splitlines()[-1] == "True True 31536000 True", result.stderr

@@ -56,3 +56,38 @@ def login_page(page, live_server):
         return page
 
     return log_in
+
+
+@pytest.fixture
+def csp_violations(request):
+    """The console messages in which the browser refused something under the page's
+    Content-Security-Policy; a browser test that leaves any here fails (see below)."""
+    page = request.getfixturevalue("page")
+    violations: list[str] = []
+
+    def record(message):
+        if CSP_REFUSAL in message.text:
+            violations.append(message.text)
+
+    page.on("console", record)
+    request.node.csp_violations = violations
+    return violations
+
+
+CSP_REFUSAL = "Content Security Policy"
+
+
+@pytest.fixture(autouse=True)
+def _watch_for_csp_violations(request):
+    """Every browser test watches for CSP refusals: that is the check that the policy and the pages agree."""
+    if "page" in request.fixturenames:
+        request.getfixturevalue("csp_violations")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    result = yield
+    violations = getattr(item, "csp_violations", None)
+    if violations:
+        raise AssertionError("The page broke its Content-Security-Policy:\n" + "\n".join(violations))
+    return result

@@ -49,3 +49,32 @@ def test_configure_accelerate_see_the_instructions_then_disable_and_enable(
     expect(page.get_by_text("Enabled", exact=True)).to_be_visible()
     page.get_by_role("link", name="Edit").click()
     expect(page.get_by_label("Connection limit")).to_have_value("25")
+
+
+def test_a_key_created_moments_ago_can_be_filled_into_the_connection_string(
+    login_page, live_server, database_url
+):
+    membership = MembershipFactory()
+    project = ProjectFactory(organization=membership.organization, name="Storefront")
+    page = login_page(membership.user)
+    slug = project.organization.slug
+    page.goto(live_server.url + reverse("accelerate:tab", args=[slug, project.pk]))
+    page.get_by_label("Database connection string").fill(database_url())
+    page.get_by_label("Region").select_option("eu-central-1")
+    page.get_by_role("button", name="Configure Accelerate").click()
+    expect(page.locator("#accelerate-url")).to_contain_text("__API_KEY__")
+    expect(page.get_by_role("button", name="Fill it in")).to_be_hidden()  # no key created in this tab yet
+
+    page.goto(live_server.url + reverse("projects:api_keys", args=[slug, project.pk]))
+    page.get_by_role("link", name="New API Key").click()
+    page.get_by_role("dialog").get_by_label("Name").fill("storefront")
+    page.get_by_role("button", name="Create API Key").click()
+    key = page.locator("#new-api-key").inner_text()
+    # The console remembers it in this tab only (sessionStorage), never on the server.
+    page.wait_for_function("Object.keys(sessionStorage).some((k) => k.startsWith('dpc:new-api-key:'))")
+    page.get_by_role("button", name="I've stored it securely").click()
+
+    page.goto(live_server.url + reverse("accelerate:tab", args=[slug, project.pk]))
+    page.get_by_role("button", name="Fill it in").click()
+    host = live_server.url.split("://", 1)[1]
+    expect(page.locator("#accelerate-url")).to_have_text(f"prisma://{host}/?api_key={key}")

@@ -108,6 +108,22 @@ def test_dashboard_get_started_without_keys(owner_client, project):
     assert "Not configured" in html
 
 
+def test_dashboard_offers_early_access_where_the_organization_has_none(owner_client, project, settings):
+    settings.ACCELERATE_OPEN_ACCESS = False
+    settings.PULSE_OPEN_ACCESS = False
+    html = owner_client.get(url("dashboard", project)).content.decode()
+    assert "Request access" in html and "Join the wait list" in html
+    assert "Configure Accelerate</a>" not in html and "Enable Pulse</a>" not in html
+
+    from console.access import product_access_grant
+    from console.audit import Actor
+
+    product_access_grant(organization=project.organization, product="pulse", actor=Actor.command("test"))
+    html = owner_client.get(url("dashboard", project)).content.decode()
+    assert "Enable Pulse</a>" in html and "Join the wait list" not in html
+    assert "Request access" in html
+
+
 def test_dashboard_links_to_the_keys_when_the_project_has_some(owner_client, project):
     ApiKeyFactory(project=project)
     ApiKeyFactory(project=project)
@@ -228,7 +244,7 @@ def test_create_key_shows_it_once_in_the_dialog(owner_client, project):
     assert "I've stored it securely" in html and "will not be shown again" in html
     assert 'data-copy="#new-api-key"' in html
     api_key = ApiKey.objects.get(project=project, name="CI")
-    raw_key = html.split('<code id="new-api-key">')[1].split("</code>")[0]
+    raw_key = html.split('<code id="new-api-key" data-remember-key="')[1].split(">")[1].split("</code")[0]
     assert raw_key.startswith("dpk_" + api_key.prefix)
     assert api_key_authenticate(raw_key) == api_key
     assert api_key.expires is not None and (api_key.expires - api_key.created).days == 90

@@ -12,14 +12,14 @@ import pytest
 from console.audit import Actor
 from console.encryption import decrypt
 from console.models import AuditEvent
+from console.services import organization_delete
+from projects.services import project_delete
 from pulse.models import PulseConfig, PulseLeftoverSlot
 from pulse.services import (
     PulseError,
     pulse_disable,
     pulse_enable,
     pulse_leftover_recheck,
-    pulse_release_for_organization,
-    pulse_release_for_project,
     pulse_slot_name,
 )
 from tests.factories import ProjectFactory
@@ -209,8 +209,7 @@ def test_a_leftover_already_dropped_by_hand_is_confirmed_gone(project, proxied_s
 
 def test_deleting_a_project_releases_its_slot(project, source_url, source_database):
     enable(project, source_url)
-    assert pulse_release_for_project(project=project, actor=ACTOR) == []
-    project.delete()
+    assert project_delete(project=project, actor=ACTOR) == []
     assert slot_names(source_database) == []
 
 
@@ -220,10 +219,10 @@ def test_deleting_a_project_whose_database_is_away_keeps_the_leftover_on_the_org
     url, proxy = proxied_source
     enable(project, url)
     proxy.stop()
-    organization = project.organization
-    [leftover] = pulse_release_for_project(project=project, actor=ACTOR)
-    project.delete()
-    leftover.refresh_from_db()
+    organization, slot = project.organization, pulse_slot_name(project)
+    [message] = project_delete(project=project, actor=ACTOR)
+    assert slot in message and "pg_drop_replication_slot" in message
+    leftover = PulseLeftoverSlot.objects.get()
     assert leftover.project is None and leftover.organization == organization
 
 
@@ -233,6 +232,7 @@ def test_deleting_an_organization_reports_every_slot_left_behind(organization, s
     url, proxy = proxied_source
     enable(away, url)
     proxy.stop()
-    leftovers = pulse_release_for_organization(organization=organization, actor=ACTOR)
-    assert [leftover.slot_name for leftover in leftovers] == [pulse_slot_name(away)]
-    assert not PulseConfig.objects.filter(enabled=True).exists()
+    slot = pulse_slot_name(away)
+    messages = organization_delete(organization=organization, confirm_name=organization.name, actor=ACTOR)
+    assert len(messages) == 1 and slot in messages[0]
+    assert not PulseConfig.objects.exists()

@@ -119,6 +119,8 @@ def test_enable_then_see_status_and_instructions_then_disable(
     assert "bytes of WAL not yet captured" in page
     assert "No changes captured yet" in page
     assert "curl -N" in page and "http://testserver/pulse/v1/stream?model=orders" in page
+    usage = reverse("usage", args=[project.organization.slug])
+    assert f'href="{usage}?project={project.pk}&amp;product=pulse">View usage</a>' in page
     assert "Add a project API key" in page
     ApiKeyFactory(project=project)
     assert "Use one of this project's API keys" in owner_client.get(url("tab", project)).content.decode()
