@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench drills install clean-data
+.PHONY: run test lint format bench drills install clean-data demo-insert
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ bench: $(STAMP)
 # The failure drills alone (`make bench` runs them too, after the benchmarks).
 drills: $(STAMP)
 	$(BIN)/python -m bench.drills
+
+# With `make run` going: a row in the demo database, for Pulse to capture (see the Pulse tab).
+demo-insert: $(STAMP)
+	@$(BIN)/python manage.py demoinsert
 
 clean-data:
 	@$(BIN)/python -m console.embedded_pg stop .data/postgres 2>/dev/null || true

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from django.urls import reverse
 from django.utils import timezone
@@ -41,3 +43,28 @@ def test_the_tab_and_its_polled_partial_show_the_latest_events_newest_first(
     assert "ada@example.com" in page and "delete" in page
     assert owner_client.get(url).status_code == 302  # without htmx: the tab itself
     assert outsider_client.get(url, headers={"HX-Request": "true"}).status_code == 404
+
+
+def test_the_demo_enables_pulse_on_the_demo_database_and_demo_insert_is_captured(
+    demo_sandbox, capsys, monkeypatch
+):
+    from django.core.management import call_command
+
+    from console.demo import DEMO_ORGANIZATION_SLUG
+    from projects.models import Project
+    from pulse.models import PulseConfig
+    from tests.pulse.capture_helpers import events, running_worker
+
+    for _ in range(2):  # idempotent
+        monkeypatch.setattr("sys.stdin", io.StringIO("demo-password-1\n"))
+        call_command("seeddemo", "--password-stdin")
+    out = capsys.readouterr().out
+    assert "make demo-insert" in out and "/pulse/v1/stream?model=users" in out
+    project = Project.objects.get(organization__slug=DEMO_ORGANIZATION_SLUG)
+    assert PulseConfig.objects.get(project=project).enabled
+    with running_worker():
+        call_command("demoinsert")
+        user, post = events(project, 2)
+    assert (user["model"], user["action"]) == ("users", "create")
+    assert user["created"]["email"].startswith("demo-")
+    assert post["model"] == "posts" and post["created"]["author_id"] == user["created"]["id"]

@@ -1,0 +1,68 @@
+"""Pulse's part of the demo: enabled for the demo project on the embedded server's ``demo``
+database (tables users and posts, REPLICA IDENTITY FULL), and one command that inserts a row
+so a newcomer can watch it arrive on the Pulse tab."""
+
+from __future__ import annotations
+
+import secrets
+import shlex
+from collections.abc import Callable
+
+import psycopg
+
+from console.audit import Actor
+from console.demo import demo_database_url, demo_public_host
+from console.models import Organization, User
+from projects.demo import demo_api_key, demo_project
+from pulse import services
+from pulse.models import PulseConfig
+
+DEMO_REGION = "eu-central-1"
+
+
+def seed(*, organization: Organization, user: User, actor: Actor, write: Callable[[str], object]) -> None:
+    project = demo_project(organization=organization)
+    url = demo_database_url()
+    if project is None or url is None:
+        return
+    config = PulseConfig.objects.filter(project=project).first()
+    if config is None or not config.enabled:
+        try:
+            services.pulse_enable(
+                project=project, connection_string=url, region=DEMO_REGION, tables=[], actor=actor
+            )
+        except services.PulseError as error:
+            write(f"\nPulse could not be enabled for the demo project: {error.message}")
+            return
+    key = demo_api_key(organization=organization, actor=actor)
+    host = demo_public_host()
+    write(
+        "\nPulse (demo database `demo`): insert a row, then watch it on the project's Pulse tab:\n"
+        "  make demo-insert"
+        + (
+            f"\n  or stream it: curl -N -H {shlex.quote(f'Authorization: Bearer {key}')} "
+            f"'http://{host}/pulse/v1/stream?model=users'"
+            if key
+            else ""
+        )
+    )
+
+
+def demo_insert() -> str:
+    """Insert a user and a post into the demo database; what was inserted, for the command line."""
+    url = demo_database_url()
+    if url is None:
+        raise services.PulseError("The demo database exists only in the embedded mode (DATABASE_URL unset).")
+    handle = secrets.token_hex(3)
+    with psycopg.connect(url, autocommit=True) as connection, connection.transaction():
+        row = connection.execute(
+            "INSERT INTO users (email, name) VALUES (%s, %s) RETURNING id",
+            [f"demo-{handle}@example.com", f"Demo {handle}"],
+        ).fetchone()
+        if row is None:
+            raise services.PulseError("The demo database did not return the new user.")
+        connection.execute(
+            "INSERT INTO posts (author_id, title, published) VALUES (%s, %s, true)",
+            [row[0], f"Post by Demo {handle}"],
+        )
+    return f"Inserted user {row[0]} (demo-{handle}@example.com) and a post by them, in one transaction."
