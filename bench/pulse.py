@@ -1,0 +1,287 @@
+"""Pulse: capture rate (changes/s) and commit-to-subscriber latency through the stream endpoint.
+
+Everything runs as it would in production, on this machine's two cores: the capture worker
+is a `manage.py pulseworker` process, the stream endpoint the data plane under uvicorn in
+another process, the source database a scratch database on the embedded PostgreSQL, and
+the console database the benchmark's scratch database on the same server.
+
+- Capture rate: a backlog of changes is written while no worker runs, then a worker starts;
+  the rate is events logged per second from the first to the last (what the worker sustains).
+- Latency: a writer commits single-row transactions at a steady 500/s; subscribers (asyncio
+  sockets in this process) stamp each event on arrival; latency = arrival - commit returned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+from bench.common import percentile, scratch_database, setup_django, table
+
+ROW_ID = re.compile(rb'"created": \{"id": "?(\d+)')  # bigint: a string in JSON
+RATE = 500  # commits per second in the latency runs
+SECONDS = 10
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _logged(connection: Any) -> int:
+    from pulse.models import PulseEvent
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {PulseEvent._meta.db_table}")  # noqa: S608
+        return int(cursor.fetchone()[0])
+
+
+def _capture_rate(connection: Any, start_worker: Any, expected: int) -> tuple[float, Any]:
+    """Start a worker on the backlog; changes/s from its first logged event to the last."""
+    before = _logged(connection)
+    worker = start_worker()
+    first_at = None
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        count = _logged(connection) - before
+        now = time.monotonic()
+        if count and first_at is None:
+            first_at, first_count = now, count
+        if count >= expected:
+            assert first_at is not None
+            return (count - first_count) / max(now - first_at, 1e-9), worker
+        time.sleep(0.05)
+    raise RuntimeError(f"the worker logged {count} of {expected} changes in 300 s")
+
+
+def _write_steady(source: str, start_id: int, committed: dict[int, float], stop: threading.Event) -> None:
+    import psycopg
+
+    with psycopg.connect(source, autocommit=True) as conn:
+        started = time.monotonic()
+        n = 0
+        while not stop.is_set():
+            row_id = start_id + n
+            conn.execute("INSERT INTO bench_rows (id, note) VALUES (%s, 'steady')", [row_id])
+            committed[row_id] = time.monotonic()
+            n += 1
+            delay = started + n / RATE - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+
+
+async def _subscribe(
+    port: int,
+    key: str,
+    count: int,
+    arrivals: list[tuple[int, float]],
+    ready: asyncio.Event,
+    stop: asyncio.Event,
+) -> None:
+    connected = 0
+
+    async def one() -> None:
+        nonlocal connected
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            f"GET /pulse/v1/stream?model=bench_rows HTTP/1.1\r\nHost: bench\r\n"
+            f"Authorization: Bearer {key}\r\n\r\n".encode()
+        )
+        await writer.drain()
+        seen = b""
+        while b": connected" not in seen:
+            seen += await reader.read(65536)
+        connected += 1
+        if connected == count:
+            ready.set()
+        buffer = b""
+        while not stop.is_set():
+            try:
+                chunk = await asyncio.wait_for(reader.read(262144), 0.5)
+            except TimeoutError:
+                continue
+            if not chunk:
+                return
+            now = time.monotonic()
+            buffer += chunk
+            *complete, buffer = buffer.split(b"\n\n")
+            for frame in complete:
+                match = ROW_ID.search(frame)
+                if match:
+                    arrivals.append((int(match.group(1)), now))
+        writer.close()
+
+    await asyncio.gather(*(one() for _ in range(count)))
+
+
+def _latency(port: int, key: str, source: str, subscribers: int, start_id: int) -> tuple[float, float, int]:
+    arrivals: list[tuple[int, float]] = []
+    committed: dict[int, float] = {}
+
+    async def run() -> None:
+        ready, stop = asyncio.Event(), asyncio.Event()
+        task = asyncio.ensure_future(_subscribe(port, key, subscribers, arrivals, ready, stop))
+        await asyncio.wait_for(ready.wait(), 30)
+        halt = threading.Event()
+        writer = threading.Thread(target=_write_steady, args=(source, start_id, committed, halt))
+        writer.start()
+        await asyncio.sleep(SECONDS)
+        halt.set()
+        await asyncio.to_thread(writer.join)
+        await asyncio.sleep(1.0)  # the last events arrive
+        stop.set()
+        await task
+
+    asyncio.run(run())
+    latencies = [arrived - committed[row] for row, arrived in arrivals if row in committed]
+    missing = len(committed) * subscribers - len(latencies)
+    return percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000, missing
+
+
+def main() -> None:
+    setup_django()
+    import psycopg
+    from django.conf import settings
+    from django.db import connection
+
+    from console.audit import Actor
+    from console.models import Membership, Organization, Role, User
+    from projects import services as project_services
+    from projects.models import Project
+    from pulse import services as pulse_services
+
+    processes: list[subprocess.Popen[bytes]] = []
+    with scratch_database():
+        params = connection.get_connection_params()
+        server = f"postgresql://{params['user']}@{params['host']}:{params['port']}"
+        with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+            conn.execute("DROP DATABASE IF EXISTS bench_pulse_source WITH (FORCE)")
+            conn.execute("CREATE DATABASE bench_pulse_source")
+        source = f"{server}/bench_pulse_source"
+        db = connection.settings_dict
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "console.settings",
+            "DATABASE_URL": f"postgresql://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+            "SECRET_KEY": settings.SECRET_KEY,
+            "SECRET_ENCRYPTION_KEYS": ",".join(settings.SECRET_ENCRYPTION_KEYS),
+            "ALLOW_PRIVATE_DATABASE_HOSTS": "true",
+            "LOG_LEVEL": "WARNING",
+        }
+
+        def start_worker() -> subprocess.Popen[bytes]:
+            process = subprocess.Popen(
+                [sys.executable, str(settings.BASE_DIR / "manage.py"), "pulseworker"],
+                env=env,
+                cwd=settings.BASE_DIR,
+                stdout=subprocess.DEVNULL,
+            )
+            processes.append(process)
+            return process
+
+        try:
+            with psycopg.connect(source, autocommit=True) as conn:
+                conn.execute("CREATE TABLE bench_rows (id bigint PRIMARY KEY, note text, amount numeric)")
+            actor = Actor.command("bench")
+            user = User.objects.create_user("bench@example.com", "bench-password")
+            organization = Organization.objects.create(name="Bench", slug="bench")
+            Membership.objects.create(user=user, organization=organization, role=Role.OWNER)
+            project = Project.objects.create(organization=organization, name="Bench")
+            _, key = project_services.api_key_create(project=project, name="bench", actor=actor)
+            connection.close()  # creating the slot waits for open transactions
+            pulse_services.pulse_enable(
+                project=project, connection_string=source, region="eu-central-1", tables=[], actor=actor
+            )
+            rows = []
+
+            # 1,000-row transactions: 100,000 changes.
+            with psycopg.connect(source, autocommit=True) as conn:
+                for start in range(0, 100_000, 1000):
+                    conn.execute(
+                        "INSERT INTO bench_rows SELECT g, 'bulk', g * 1.5 "
+                        "FROM generate_series(%s::bigint, %s) g",
+                        [start, start + 999],
+                    )
+            rate, worker = _capture_rate(connection, start_worker, 100_000)
+            rows.append(["capture, 1,000-row transactions", "100,000 changes", f"{rate:,.0f} changes/s"])
+            worker.terminate()
+            worker.wait(30)
+
+            # Single-row transactions: 20,000 commits; the source's own commit rate for comparison.
+            with psycopg.connect(source, autocommit=True) as conn:
+                started = time.perf_counter()
+                for row_id in range(100_000, 120_000):
+                    conn.execute("INSERT INTO bench_rows (id, note) VALUES (%s, 'single')", [row_id])
+                commit_rate = 20_000 / (time.perf_counter() - started)
+            rate, worker = _capture_rate(connection, start_worker, 20_000)
+            rows.append(["capture, single-row transactions", "20,000 commits", f"{rate:,.0f} changes/s"])
+            rows.append(
+                ["(source commit rate, one connection)", "20,000 commits", f"{commit_rate:,.0f} commits/s"]
+            )
+
+            # Latency through the data plane, with the worker still running.
+            port = _free_port()
+            web = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "console.asgi:application",
+                    "--port",
+                    str(port),
+                    "--log-level",
+                    "warning",
+                    "--no-access-log",
+                ],
+                env=env,
+                cwd=settings.BASE_DIR,
+            )
+            processes.append(web)
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
+            next_id = 200_000
+            for subscribers in (1, 100):
+                p50, p99, missing = _latency(port, key, source, subscribers, next_id)
+                next_id += 100_000
+                rows.append(
+                    [
+                        f"commit → subscriber, {RATE}/s, {subscribers} subscriber(s)",
+                        f"{SECONDS} s" + (f", {missing} not received" if missing else ""),
+                        f"p50 {p50:.1f} ms, p99 {p99:.1f} ms",
+                    ]
+                )
+            print(table(["measure", "load", "result"], rows))
+        finally:
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                try:
+                    process.wait(15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+            connection.close()
+            with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+                for (slot,) in conn.execute(
+                    "SELECT slot_name FROM pg_replication_slots WHERE database = 'bench_pulse_source'"
+                ).fetchall():
+                    conn.execute("SELECT pg_drop_replication_slot(%s)", [slot])
+                conn.execute("DROP DATABASE IF EXISTS bench_pulse_source WITH (FORCE)")
+
+
+if __name__ == "__main__":
+    main()
