@@ -317,6 +317,11 @@ PULSE_WORKER_REFRESH = env.float("PULSE_WORKER_REFRESH", default=2.0)  # noticin
 PULSE_LOCK_RETRY = env.float("PULSE_LOCK_RETRY", default=1.0)  # a waiting worker tries the lock this often
 PULSE_PRUNE_INTERVAL = env.float("PULSE_PRUNE_INTERVAL", default=300.0)
 PULSE_HEARTBEAT_SECONDS = env.float("PULSE_HEARTBEAT_SECONDS", default=15.0)
+# Per API key and stream process (docs/security.md): stream connections and acks share a token
+# bucket, and a key may hold this many streams open at once. Over either: P6003 with Retry-After.
+PULSE_STREAM_RATE_LIMIT_PER_SECOND = env.float("PULSE_STREAM_RATE_LIMIT_PER_SECOND", default=50.0)
+PULSE_STREAM_RATE_LIMIT_BURST = env.int("PULSE_STREAM_RATE_LIMIT_BURST", default=500)
+PULSE_STREAM_CONNECTIONS_PER_KEY = env.int("PULSE_STREAM_CONNECTIONS_PER_KEY", default=1000)
 
 # Usage metering (console/metering.py): daily rows are kept this long, hourly rows (the 24-hour
 # view) this long; `manage.py pruneusage` deletes what is older.

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
+import math
 import re
 import secrets
 import time
@@ -27,6 +29,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from console.metering import Meter
+from console.ratelimit import TokenBuckets
 from projects.services import aapi_key_authenticate
 from pulse import services
 from pulse.selectors import StreamTarget, pulse_stream_target
@@ -67,11 +70,60 @@ class TargetDirectory:
 class StreamService:
     """Everything one process's stream endpoint shares: the hub, the directory, the meter."""
 
-    def __init__(self, *, hub: Hub, directory: TargetDirectory, meter: Meter, heartbeat: float | None = None):
+    def __init__(
+        self,
+        *,
+        hub: Hub,
+        directory: TargetDirectory,
+        meter: Meter,
+        heartbeat: float | None = None,
+        limiter: TokenBuckets | None = None,
+        connections_per_key: int | None = None,
+    ):
         self.hub = hub
         self.directory = directory
         self.meter = meter
         self.heartbeat = settings.PULSE_HEARTBEAT_SECONDS if heartbeat is None else heartbeat
+        self.limiter = limiter
+        self.connections_per_key = connections_per_key
+        self._open: dict[bytes, int] = {}  # BLAKE2 digest of an API key -> its open streams here
+
+    def admit(self, raw_key: str) -> None:
+        """Take one of the key's tokens (connecting and acknowledging both cost one): P6003 when
+        there is none. Checked before the key is looked up, so a flood costs no database work."""
+        if self.limiter is not None and (wait := self.limiter.take(raw_key)):
+            raise StreamError(
+                "P6003",
+                f"This API key is over its limit of {self.limiter.rate:g} requests a second: "
+                "retry after the number of seconds in Retry-After.",
+                retry_after=max(1, math.ceil(wait)),
+            )
+
+    def admit_connection(self, raw_key: str) -> bytes:
+        """The key's identity for ``connection_opened``, if it may open one more stream (P6003 if not)."""
+        ident = hashlib.blake2b(raw_key.encode(errors="surrogatepass"), digest_size=16).digest()
+        if self.connections_per_key is not None and self._open.get(ident, 0) >= self.connections_per_key:
+            raise StreamError(
+                "P6003",
+                f"This API key already has {self.connections_per_key} streams open on this server: "
+                "close one, or retry after the number of seconds in Retry-After.",
+                retry_after=max(1, math.ceil(self.heartbeat)),
+            )
+        return ident
+
+    @property
+    def open_connections(self) -> int:
+        return sum(self._open.values())
+
+    def connection_opened(self, ident: bytes) -> None:
+        self._open[ident] = self._open.get(ident, 0) + 1
+
+    def connection_closed(self, ident: bytes) -> None:
+        count = self._open.get(ident, 0) - 1
+        if count > 0:
+            self._open[ident] = count
+        else:
+            self._open.pop(ident, None)
 
     @property
     def lease_seconds(self) -> float:
@@ -129,9 +181,12 @@ def lease_key(target: StreamTarget, name: str) -> str:
 
 async def open_stream(
     service: StreamService, request: Request
-) -> tuple[Subscriber, str | None, StreamTarget]:
+) -> tuple[Subscriber, str | None, StreamTarget, bytes]:
     """Check everything and subscribe; StreamError before anything is streamed."""
-    target = await service.directory.resolve(api_key_of(request))
+    raw_key = api_key_of(request)
+    service.admit(raw_key)
+    ident = service.admit_connection(raw_key)
+    target = await service.directory.resolve(raw_key)
     model = parse_model(request.query_params.get("model"), target)
     actions = parse_actions(request.query_params.get("actions"))
     name = request.query_params.get("name")
@@ -157,10 +212,17 @@ async def open_stream(
         except BaseException:
             await release_lease(target, name, lease)
             raise
-    subscriber = await service.hub.subscribe(
-        project_id=str(target.project_id), model_name=model, actions=actions, after=after
-    )
-    return subscriber, lease, target
+    try:
+        subscriber = await service.hub.subscribe(
+            project_id=str(target.project_id), model_name=model, actions=actions, after=after
+        )
+    except BaseException:
+        if name is not None and lease is not None:
+            await release_lease(target, name, lease)
+        raise
+    # Counted from here until EventStream ends (nothing is awaited in between).
+    service.connection_opened(ident)
+    return subscriber, lease, target, ident
 
 
 async def release_lease(target: StreamTarget, name: str, lease: str) -> None:
@@ -191,8 +253,10 @@ class EventStream(Response):
         name: str | None,
         lease: str | None,
         request_id: str,
+        ident: bytes,
     ) -> None:
         self.service = service
+        self.ident = ident
         self.subscriber = subscriber
         self.target = target
         self.name = name
@@ -218,6 +282,7 @@ class EventStream(Response):
                 with contextlib.suppress(Exception):
                     await send({"type": "http.response.body", "body": b"", "more_body": False})
             self.service.hub.unsubscribe(self.subscriber)
+            self.service.connection_closed(self.ident)
             if self.name is not None and self.lease is not None:
                 with contextlib.suppress(Exception):
                     await release_lease(self.target, self.name, self.lease)
@@ -262,7 +327,7 @@ def error_response(error: StreamError, request_id: str) -> Response:
         json.dumps(error.payload(request_id)),
         status_code=error.status,
         media_type="application/json",
-        headers={"X-Request-Id": request_id},
+        headers={"X-Request-Id": request_id, **error.headers},
     )
 
 
@@ -286,7 +351,7 @@ def build_routes(service: StreamService) -> list[Route]:
     async def stream(request: Request) -> Response:
         request_id = "req_" + secrets.token_hex(8)
         try:
-            subscriber, lease, target = await open_stream(service, request)
+            subscriber, lease, target, ident = await open_stream(service, request)
         except StreamError as error:
             return error_response(error, request_id)
         except Exception:
@@ -295,12 +360,16 @@ def build_routes(service: StreamService) -> list[Route]:
                 StreamError("P6000", "The stream could not start; the request id identifies it in the logs."),
                 request_id,
             )
-        return EventStream(service, subscriber, target, request.query_params.get("name"), lease, request_id)
+        return EventStream(
+            service, subscriber, target, request.query_params.get("name"), lease, request_id, ident
+        )
 
     async def acknowledge(request: Request) -> Response:
         request_id = "req_" + secrets.token_hex(8)
         try:
-            target = await service.directory.resolve(api_key_of(request))
+            raw_key = api_key_of(request)
+            service.admit(raw_key)
+            target = await service.directory.resolve(raw_key)
             name = request.path_params["name"]
             if not NAME.fullmatch(name):
                 raise StreamError(

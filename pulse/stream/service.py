@@ -7,8 +7,10 @@ import contextlib
 import logging
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 
 from console.metering import Meter
+from console.ratelimit import TokenBuckets
 from pulse.capture.worker import console_connect_kwargs
 from pulse.stream.app import StreamService, TargetDirectory
 from pulse.stream.hub import Hub
@@ -19,7 +21,15 @@ FLUSH_SECONDS = 2.0
 
 
 def build_stream_service() -> StreamService:
-    return StreamService(hub=Hub(console_connect_kwargs), directory=TargetDirectory(), meter=Meter("pulse"))
+    return StreamService(
+        hub=Hub(console_connect_kwargs),
+        directory=TargetDirectory(),
+        meter=Meter("pulse"),
+        limiter=TokenBuckets(
+            rate=settings.PULSE_STREAM_RATE_LIMIT_PER_SECOND, burst=settings.PULSE_STREAM_RATE_LIMIT_BURST
+        ),
+        connections_per_key=settings.PULSE_STREAM_CONNECTIONS_PER_KEY,
+    )
 
 
 async def start(service: StreamService) -> asyncio.Task[None]:
