@@ -3,7 +3,8 @@
     python -m bench.drills._seed '{"user_database": "postgresql://…", "keys": 1}'
 
 Prints one JSON line: the signed-in session cookie, the organization's slug, the project id,
-and the API keys made (when ``keys``), with Accelerate configured on ``user_database`` if given.
+and the API keys made (when ``keys``), with Accelerate configured on ``user_database`` if given
+and Pulse enabled on ``pulse_database`` (every table) if given.
 """
 
 from __future__ import annotations
@@ -38,6 +39,16 @@ def main(options: dict[str, object]) -> None:
             connection_limit=int(str(options.get("connection_limit", 10))),
             pool_timeout_seconds=int(str(options.get("pool_timeout", 5))),
             query_timeout_seconds=5,
+        )
+    if options.get("pulse_database"):
+        from pulse.services import pulse_enable
+
+        pulse_enable(
+            project=project,
+            connection_string=str(options["pulse_database"]),
+            region="eu-west-1",
+            tables=[],
+            actor=actor,
         )
     keys = [
         project_services.api_key_create(project=project, name=f"drill {n}", actor=actor)[1]
