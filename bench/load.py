@@ -7,7 +7,10 @@ limits. For ``DURATION`` seconds, closed-loop clients on loopback:
 
 - 6 signed-in browsers-worth of page views (overview, project dashboard, API keys, Accelerate tab, usage);
 - 1 client creating API keys as fast as it can (the per-user limit, 30 per 10 minutes, answers 429);
-- 8 gateway clients on 4 keys: cached queries (hits) and uncached ones (a query each time).
+- 8 gateway clients on 4 keys: cached queries (hits) and uncached ones (a query each time);
+- 20 Pulse stream subscribers (one key) on a table a writer inserts a row into every 20 ms, captured
+  by a `manage.py pulseworker` process: each delivered event is a row, its latency from the
+  row's commit to the subscriber; a gap in a subscriber's event ids counts as an error.
 
 It prints one row per endpoint: requests, throughput, p50/p99 latency, answers that are the
 intended rate limits, and errors (anything else that is not a success). It passes when there
@@ -17,6 +20,7 @@ are no errors. The same scenario run with `python -m bench load` prints the same
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import re
 import time
@@ -36,12 +40,15 @@ from bench.drills._harness import (
     seed,
     verdict,
 )
+from bench.drills._pulse import start_pulseworker
 from tests.redis_server import ThrowawayRedis
 
 DURATION = 15.0
 PAGE_CLIENTS = 6
 GATEWAY_CLIENTS = 8
 GATEWAY_KEYS = 4
+STREAM_SUBSCRIBERS = 20
+WRITES_PER_SECOND = 50
 
 
 async def scenario(server: ConsoleServer, seeded: dict) -> list[Outcome]:
@@ -118,10 +125,44 @@ async def scenario(server: ConsoleServer, seeded: dict) -> list[Outcome]:
 
         return load.worker(name, request, base_url=server.url, check=code, timeout=30)
 
+    async def subscriber() -> None:
+        name = "GET /pulse/v1/stream (events)"
+        headers = {"Authorization": f"Bearer {seeded['keys'][0]}"}
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            started = load.now()
+            try:
+                async with client.stream("GET", "/pulse/v1/stream?model=feed", headers=headers) as response:
+                    if response.status_code != 200:
+                        load.outcomes.append(Outcome(name, started, 0.0, str(response.status_code)))
+                        return
+                    last = None
+                    async for line in response.aiter_lines():
+                        if load.stop.is_set():
+                            return
+                        if not line.startswith("data: "):
+                            continue
+                        event = json.loads(line[6:])
+                        committed = dt.datetime.fromisoformat(event["committedAt"]).timestamp()
+                        status = "200" if last is None or event["id"] == last + 1 else "gap"
+                        last = event["id"]
+                        load.outcomes.append(Outcome(name, load.now(), time.time() - committed, status))
+            except httpx.HTTPError as error:
+                load.outcomes.append(Outcome(name, started, load.now() - started, type(error).__name__))
+
+    async def writer() -> None:
+        import psycopg
+
+        async with await psycopg.AsyncConnection.connect(seeded["user_database"], autocommit=True) as conn:
+            while not load.stop.is_set():
+                await conn.execute("INSERT INTO feed (note) VALUES ('load')")
+                await asyncio.sleep(1 / WRITES_PER_SECOND)
+
     tasks = [
         *(asyncio.ensure_future(page_worker(n)) for n in range(PAGE_CLIENTS)),
         asyncio.ensure_future(key_creator()),
         *(asyncio.ensure_future(gateway_worker(n, cached=n % 2 == 0)) for n in range(GATEWAY_CLIENTS)),
+        *(asyncio.ensure_future(subscriber()) for _ in range(STREAM_SUBSCRIBERS)),
+        asyncio.ensure_future(writer()),
     ]
     await asyncio.sleep(DURATION)
     load.stop.set()
@@ -182,9 +223,18 @@ def main() -> bool:
             with psycopg.connect(user_database, autocommit=True) as conn:
                 conn.execute("CREATE TABLE items (id int PRIMARY KEY, name text)")
                 conn.execute("INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 50) g")
+                conn.execute("CREATE TABLE feed (id serial PRIMARY KEY, note text)")
             env = console_env(database_url=pg.url(), cache_url=redis.url, data_dir=pg.folder)
             manage(env, "migrate", "--no-input")
-            seeded = seed(env, user_database=user_database, keys=GATEWAY_KEYS, connection_limit=10)
+            seeded = seed(
+                env,
+                user_database=user_database,
+                pulse_database=user_database,
+                keys=GATEWAY_KEYS,
+                connection_limit=10,
+            )
+            seeded["user_database"] = user_database
+            worker = start_pulseworker(env)
             with ConsoleServer(env, pg.folder) as server:
                 started = time.monotonic()
                 outcomes = asyncio.run(scenario(server, seeded))
@@ -193,6 +243,9 @@ def main() -> bool:
                     print(server.log_tail())
                 return passed
     finally:
+        if "worker" in locals():
+            worker.terminate()
+            worker.wait(15)
         redis.kill()
 
 

@@ -16,6 +16,18 @@ import psycopg
 from bench.drills._harness import ROOT, ThrowawayPostgres, console_env, manage, seed
 
 
+def start_pulseworker(env: dict[str, str], **extra: str) -> subprocess.Popen[bytes]:
+    """A `manage.py pulseworker` process with the console's environment ``env``."""
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "pulseworker"],
+        cwd=ROOT,
+        env={**env, "PULSE_WORKER_REFRESH": "0.5", "PULSE_LOCK_RETRY": "0.5", **extra},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
 @dataclass
 class PulseSetup:
     console_pg: ThrowawayPostgres
@@ -27,14 +39,7 @@ class PulseSetup:
 
     def start_worker(self, **extra: str) -> subprocess.Popen[bytes]:
         """A `manage.py pulseworker` process (killed, if still running, when the drill ends)."""
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "pulseworker"],
-            cwd=ROOT,
-            env={**self.env, "PULSE_WORKER_REFRESH": "0.5", "PULSE_LOCK_RETRY": "0.5", **extra},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        process = start_pulseworker(self.env, **extra)
         self.workers.append(process)
         return process
 
