@@ -53,26 +53,32 @@ def test_a_key_over_its_rate_gets_p6003_with_retry_after_on_connect_and_ack(live
 
 def test_a_key_may_hold_only_so_many_streams_open_at_once(live, stream_server):
     stream_server.service.connections_per_key = 2
-    open_streams = [RawStream(live.url, live.key, model="orders") for _ in range(2)]
-    for raw in open_streams:
-        assert raw.response.status == 200
-        assert raw.frame() == {"comment": "connected"}
+    opened: list[RawStream] = []
+    try:
+        for _ in range(2):
+            opened.append(RawStream(live.url, live.key, model="orders"))
+            assert opened[-1].response.status == 200
+            assert opened[-1].frame() == {"comment": "connected"}
 
-    third = RawStream(live.url, live.key, model="orders")
-    assert third.response.status == 429
-    assert third.response.getheader("Retry-After") == "1"
-    error = third.json()["error"]
-    assert error["code"] == "P6003" and "2 streams open" in error["message"]
+        third = RawStream(live.url, live.key, model="orders")
+        opened.append(third)
+        assert third.response.status == 429
+        assert third.response.getheader("Retry-After") == "1"
+        error = third.json()["error"]
+        assert error["code"] == "P6003" and "2 streams open" in error["message"]
 
-    # Closing a stream frees a place; refused and bad requests do not take one.
-    open_streams[0].close()
-    stream_server.call(_until_open_count(stream_server.service, 1))
-    bad = RawStream(live.url, live.key, model="no_such_table")
-    assert bad.response.status == 400
-    fourth = RawStream(live.url, live.key, model="orders")
-    assert fourth.response.status == 200
-    fourth.close()
-    open_streams[1].close()
+        # Closing a stream frees a place; refused and bad requests do not take one.
+        opened[0].close()
+        stream_server.call(_until_open_count(stream_server.service, 1))
+        bad = RawStream(live.url, live.key)  # no model
+        opened.append(bad)
+        assert bad.response.status == 400
+        fourth = RawStream(live.url, live.key, model="orders")
+        opened.append(fourth)
+        assert fourth.response.status == 200
+    finally:
+        for raw in opened:
+            raw.close()
     stream_server.call(_until_open_count(stream_server.service, 0))
 
 
