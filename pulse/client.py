@@ -39,6 +39,8 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 RETRYABLE_STATUSES = frozenset({409, 429, 500, 502, 503, 504})
+# How long a first connection waits for a named stream's previous reader to be noticed gone.
+CONFLICT_WAIT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -204,6 +206,7 @@ class PulseStream:
     def _run(self) -> Generator[Event, None, None]:
         delay = 0.5
         opened = False
+        started = time.monotonic()
         while not self._closed:
             try:
                 response = self._open()
@@ -217,8 +220,10 @@ class PulseStream:
                     yield event
                     self._processed = event.id
             except PulseStreamError as error:
-                # A named stream's previous connection may not have been noticed gone yet (409).
-                if not opened or error.status not in RETRYABLE_STATUSES:
+                # A named stream's previous connection may not have been noticed gone yet (409):
+                # wait for it a little even on the first open, then give up with the error.
+                conflict_pending = error.status == 409 and time.monotonic() - started < CONFLICT_WAIT_SECONDS
+                if error.status not in RETRYABLE_STATUSES or not (opened or conflict_pending):
                     raise
             except (OSError, http.client.HTTPException):
                 pass  # reconnect below, resuming after the last event received

@@ -233,8 +233,12 @@ def test_a_publication_dropped_by_hand_is_reported_without_killing_the_worker(pr
     with running_worker() as worker:
         wait_for(lambda: project.pk in worker.captures and worker.captures[project.pk].holding_lock)
         run_sql(source_url, f"DROP PUBLICATION {config.publication_name}", "INSERT INTO t VALUES (1)")
+        # Other, passing errors may be reported first; wait for the one that names the publication.
         error = wait_for(
-            lambda: config_of(project).last_error, message="the dropped publication was not reported"
+            lambda: (
+                config.publication_name in config_of(project).last_error and config_of(project).last_error
+            ),
+            message="the dropped publication was not reported",
         )
         assert config.publication_name in error
         assert worker.captures[project.pk].is_alive()
