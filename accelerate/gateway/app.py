@@ -218,12 +218,10 @@ class Gateway:
         try:
             # The server's statement_timeout cancels a slow query; this bounds the wait for the
             # pool and for a server that does not answer at all.
-            body, _ = await asyncio.wait_for(
-                query.execute(
+            async with asyncio.timeout(target.pool_timeout + target.query_timeout + 1):
+                body, _ = await query.execute(
                     pool, spec.sql, spec.params, read_only=read_only, max_bytes=target.response_limit
-                ),
-                target.pool_timeout + target.query_timeout + 1,
-            )
+                )
         except TimeoutError:
             raise GatewayError(
                 "P6004", "The query took longer than the query timeout and was cancelled."

@@ -48,7 +48,10 @@ class ConnectionPool:
     async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
         """A connection for the duration of the block; PoolTimeout or ConnectFailed otherwise."""
         try:
-            await asyncio.wait_for(self._slots.acquire(), self.timeout)
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow the caller's
+            # cancellation when the slot comes free at the same moment (gh-86296).
+            async with asyncio.timeout(self.timeout):
+                await self._slots.acquire()
         except TimeoutError:
             raise PoolTimeout(f"all {self.max_size} connections stayed busy for {self.timeout:g}s") from None
         self.in_use += 1

@@ -208,7 +208,11 @@ class Hub:
             if subscriber.behind:
                 continue
             try:
-                await asyncio.wait_for(subscriber.wake.wait(), timeout)
+                # Not asyncio.wait_for: on Python 3.11 it drops a cancellation that arrives in the
+                # same loop iteration as the wake-up (gh-86296), and the cancelled stream would
+                # live on after its client left, holding its name. timeout() passes it through.
+                async with asyncio.timeout(timeout):
+                    await subscriber.wake.wait()
             except TimeoutError:
                 return []
 
