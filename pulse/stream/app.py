@@ -42,6 +42,7 @@ ACTIONS = ("create", "update", "delete", "truncate")
 NAME = re.compile(r"[A-Za-z0-9_.\-]{1,100}")
 MODEL = re.compile(r"[^\s\x00]{1,127}")
 MAX_BODY_BYTES = 4096
+CANCEL_GRACE_SECONDS = 5.0  # how long an ending stream waits for its tasks to stop
 INVALID_KEY = "The API key is not valid: it is malformed, expired or deleted."
 
 
@@ -263,6 +264,7 @@ class EventStream(Response):
         self.lease = lease
         self.status_code = 200
         self.background = None
+        self.ended = False
         self.init_headers(
             {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "X-Request-Id": request_id}
         )
@@ -273,16 +275,25 @@ class EventStream(Response):
         try:
             await asyncio.wait({streaming, watching}, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            # Whatever ended it (the client left, the stream failed, shutdown): nothing more is
+            # sent or renewed, the counters are right, and the name is free again.
+            self.ended = True
+            client_left = watching.done() and not watching.cancelled()
             for task in (streaming, watching):
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, OSError):
-                    await task
-            if not watching.done() or watching.cancelled():
-                # We end the stream (shutdown, or the name was taken over): say so to the client.
-                with contextlib.suppress(Exception):
-                    await send({"type": "http.response.body", "body": b"", "more_body": False})
             self.service.hub.unsubscribe(self.subscriber)
             self.service.connection_closed(self.ident)
+            done, running = await asyncio.wait({streaming, watching}, timeout=CANCEL_GRACE_SECONDS)
+            if streaming in done and not streaming.cancelled():
+                failure = streaming.exception()
+                if failure is not None and not isinstance(failure, OSError):
+                    log.error("stream ended by an error", exc_info=failure)
+            if running:
+                log.error("a stream did not stop within %gs of being cancelled", CANCEL_GRACE_SECONDS)
+            if not client_left:
+                # We end the stream (shutdown, an error, or the name was taken over): say so.
+                with contextlib.suppress(Exception):
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
             if self.name is not None and self.lease is not None:
                 with contextlib.suppress(Exception):
                     await release_lease(self.target, self.name, self.lease)
@@ -301,6 +312,8 @@ class EventStream(Response):
                 await send({"type": "http.response.body", "body": b"".join(frames), "more_body": True})
             else:
                 await send({"type": "http.response.body", "body": b": heartbeat\n\n", "more_body": True})
+            if self.ended:
+                return
             if (
                 self.name is not None
                 and self.lease is not None
