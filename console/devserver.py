@@ -67,6 +67,9 @@ def _background_commands(host: str, port: str) -> list[tuple[str, list[str]]]:
                 "--port",
                 port,
                 "--no-server-header",
+                # Open Pulse streams do not end by themselves: give them 5 s, then end them.
+                "--timeout-graceful-shutdown",
+                "5",
                 "--log-level",
                 "warning",
             ],

@@ -194,7 +194,9 @@ def stream_server(transactional_db) -> Iterator[RunningStreams]:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", timeout_graceful_shutdown=2
+        )
     )
     loops: list[asyncio.AbstractEventLoop] = []
 
@@ -220,3 +222,6 @@ def stream_server(transactional_db) -> Iterator[RunningStreams]:
     yield running
     server.should_exit = True
     thread.join(10)
+    # A server left running would serve stale streams to later tests, and hold the test database.
+    assert not thread.is_alive(), "the test stream server did not stop within 10 s"
+    assert service.open_connections == 0, f"{service.open_connections} streams were still counted as open"
