@@ -5,11 +5,15 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import struct
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+import psycopg
 import pytest
 
 from console.audit import Actor
@@ -331,3 +335,41 @@ def test_events_captured_and_delivered_are_metered(live, stream_server):
         return dict(UsageCounter.objects.filter(project_id=live.project.pk).values_list("metric", "value"))
 
     wait_for(lambda: counted() == {"events_captured": 2, "events_delivered": 2}, message=str(counted()))
+
+
+def test_a_named_stream_whose_client_resets_the_connection_can_be_reopened_at_once(live):
+    first = RawStream(live.url, live.key, model="orders", name="reset")
+    assert first.response.status == 200
+    first.frame()
+    # An abrupt close (RST), as when a client process dies or a network path drops.
+    first.connection.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    first.close()
+    reopened = wait_for(lambda: _open_when_free(live, "reset"), timeout=2)
+    assert reopened.response.status == 200
+    reopened.close()
+
+
+def test_a_named_stream_closed_while_events_flow_can_be_reopened_at_once(live):
+    # Closing while events arrive is when a stream's end races with its wake-up: the stream must
+    # still end, not live on holding the name.
+    stop = threading.Event()
+
+    def write() -> None:
+        with psycopg.connect(live.source, autocommit=True) as connection:
+            next_id = 1000
+            while not stop.is_set():
+                connection.execute("INSERT INTO orders (id) VALUES (%s)", [next_id])
+                next_id += 1
+                time.sleep(0.002)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        events(live.project, 50)  # events flow now
+        for _ in range(15):
+            raw = wait_for(lambda: _open_when_free(live, "busy"), timeout=2, message="the name stayed taken")
+            raw.event()
+            raw.close()
+    finally:
+        stop.set()
+        writer.join()

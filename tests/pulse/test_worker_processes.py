@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -19,7 +21,6 @@ from console.audit import Actor
 from projects.services import api_key_create
 from pulse.client import stream
 from pulse.models import PulseEvent
-from pulse.services import pulse_stream_open
 from tests.pulse.capture_helpers import enable, events, wait_for
 from tests.pulse.conftest import run_sql
 
@@ -71,8 +72,11 @@ def test_a_worker_killed_mid_burst_loses_and_duplicates_nothing_once_restarted(
     enable(project, source_url)
     _, key = api_key_create(project=project, name="burst", actor=Actor.command("test"))
     # A named stream that exists before the burst: it must deliver every change of it.
-    # (Registered at the present, as its first connection would; the stream is read at the end.)
-    pulse_stream_open(project_id=project.pk, name="reader", present=0)
+    parts = urlsplit(stream_server.url)
+    opened = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    opened.request("GET", f"{parts.path}?model=burst&name=reader", headers={"Authorization": f"Bearer {key}"})
+    assert opened.getresponse().status == 200
+    opened.close()
     first = start_worker(PULSE_BATCH_CHANGES="700")
 
     def burst() -> None:
