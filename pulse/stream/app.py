@@ -274,6 +274,12 @@ class EventStream(Response):
         watching = asyncio.ensure_future(_disconnected(receive))
         try:
             await asyncio.wait({streaming, watching}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            # The server ends open streams this way when it stops (--timeout-graceful-shutdown):
+            # a normal end for a stream, finished below like any other, not an application error.
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
         finally:
             # Whatever ended it (the client left, the stream failed, shutdown): nothing more is
             # sent or renewed, the counters are right, and the name is free again.

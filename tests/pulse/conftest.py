@@ -165,8 +165,21 @@ class RunningStreams:
     service: Any
     loop: asyncio.AbstractEventLoop
 
+    server: Any
+    thread: threading.Thread
+
     def call(self, coroutine: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(10)
+
+    def stop(self) -> None:
+        """Stop the server as a deployment would (SIGTERM): open streams get 2 s, then are ended."""
+        self.server.should_exit = True
+        self.thread.join(10)
+        # A server left running would serve stale streams to later tests, and hold the test database.
+        assert not self.thread.is_alive(), "the test stream server did not stop within 10 s"
+        assert self.service.open_connections == 0, (
+            f"{self.service.open_connections} streams still counted open"
+        )
 
 
 @pytest.fixture
@@ -218,10 +231,6 @@ def stream_server(transactional_db) -> Iterator[RunningStreams]:
         if time.monotonic() > deadline:
             raise RuntimeError("the test stream server did not start")
         time.sleep(0.01)
-    running = RunningStreams(f"http://127.0.0.1:{port}/pulse/v1/stream", service, loops[0])
+    running = RunningStreams(f"http://127.0.0.1:{port}/pulse/v1/stream", service, loops[0], server, thread)
     yield running
-    server.should_exit = True
-    thread.join(10)
-    # A server left running would serve stale streams to later tests, and hold the test database.
-    assert not thread.is_alive(), "the test stream server did not stop within 10 s"
-    assert service.open_connections == 0, f"{service.open_connections} streams were still counted as open"
+    running.stop()

@@ -15,6 +15,7 @@ from urllib.parse import urlencode, urlsplit
 
 import psycopg
 import pytest
+from django.core.cache import cache
 
 from console.audit import Actor
 from console.models import UsageCounter
@@ -373,3 +374,17 @@ def test_a_named_stream_closed_while_events_flow_can_be_reopened_at_once(live):
     finally:
         stop.set()
         writer.join()
+
+
+def test_a_stopping_server_ends_its_open_streams_and_frees_their_names(live, stream_server, caplog):
+    lease = f"pulse:stream-lease:{live.project.pk}:until-shutdown"
+    raw = RawStream(live.url, live.key, model="orders", name="until-shutdown")
+    assert raw.frame() == {"comment": "connected"}
+    assert cache.get(lease) is not None
+    stream_server.stop()  # like SIGTERM: the stream is ended after the graceful-shutdown timeout
+    while raw.response.readline():  # heartbeats until then, and then the end of the stream
+        pass
+    raw.close()
+    assert cache.get(lease) is None
+    # A normal end: not reported as an application error.
+    assert not [r.getMessage() for r in caplog.records if r.levelname == "ERROR" and "ASGI" in r.getMessage()]
