@@ -164,7 +164,6 @@ class RunningStreams:
     url: str  # http://127.0.0.1:PORT/pulse/v1/stream
     service: Any
     loop: asyncio.AbstractEventLoop
-
     server: Any
     thread: threading.Thread
 
