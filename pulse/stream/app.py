@@ -176,8 +176,9 @@ def parse_event_id(text: str, what: str) -> int:
     return int(text)
 
 
-def lease_key(target: StreamTarget, name: str) -> str:
-    return f"pulse:stream-lease:{target.project_id}:{name}"
+def lease_key(project_id: uuid.UUID, name: str) -> str:
+    """The shared-cache key whose holder reads the project's named stream."""
+    return f"pulse:stream-lease:{project_id}:{name}"
 
 
 async def open_stream(
@@ -198,7 +199,7 @@ async def open_stream(
     lease = None
     if name is not None:
         lease = secrets.token_hex(8)
-        if not await cache.aadd(lease_key(target, name), lease, timeout=service.lease_seconds):
+        if not await cache.aadd(lease_key(target.project_id, name), lease, timeout=service.lease_seconds):
             raise StreamError(
                 "P6011",
                 f"The stream {name!r} is already open on another connection: a named stream is read by one "
@@ -227,13 +228,13 @@ async def open_stream(
 
 
 async def release_lease(target: StreamTarget, name: str, lease: str) -> None:
-    key = lease_key(target, name)
+    key = lease_key(target.project_id, name)
     if await cache.aget(key) == lease:
         await cache.adelete(key)
 
 
 async def renew_lease(service: StreamService, target: StreamTarget, name: str, lease: str) -> bool:
-    key = lease_key(target, name)
+    key = lease_key(target.project_id, name)
     if await cache.aget(key) != lease:
         return False
     await cache.aset(key, lease, timeout=service.lease_seconds)

@@ -22,6 +22,7 @@ from console.models import UsageCounter
 from projects.services import api_key_create
 from pulse.client import PulseStreamError, stream
 from pulse.models import PulseStream
+from pulse.stream.app import lease_key
 from tests.factories import ProjectFactory
 from tests.pulse.capture_helpers import enable, events, running_worker, wait_for
 from tests.pulse.conftest import TcpProxy, run_sql
@@ -377,7 +378,7 @@ def test_a_named_stream_closed_while_events_flow_can_be_reopened_at_once(live):
 
 
 def test_a_stopping_server_ends_its_open_streams_and_frees_their_names(live, stream_server, caplog):
-    lease = f"pulse:stream-lease:{live.project.pk}:until-shutdown"
+    lease = lease_key(live.project.pk, "until-shutdown")
     raw = RawStream(live.url, live.key, model="orders", name="until-shutdown")
     assert raw.frame() == {"comment": "connected"}
     assert cache.get(lease) is not None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.client
 import os
 import signal
 import subprocess
@@ -10,7 +9,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -23,6 +21,7 @@ from pulse.client import stream
 from pulse.models import PulseEvent
 from tests.pulse.capture_helpers import enable, events, wait_for
 from tests.pulse.conftest import run_sql
+from tests.pulse.test_stream import RawStream
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -72,10 +71,8 @@ def test_a_worker_killed_mid_burst_loses_and_duplicates_nothing_once_restarted(
     enable(project, source_url)
     _, key = api_key_create(project=project, name="burst", actor=Actor.command("test"))
     # A named stream that exists before the burst: it must deliver every change of it.
-    parts = urlsplit(stream_server.url)
-    opened = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-    opened.request("GET", f"{parts.path}?model=burst&name=reader", headers={"Authorization": f"Bearer {key}"})
-    assert opened.getresponse().status == 200
+    opened = RawStream(stream_server.url, key, model="burst", name="reader")
+    assert opened.response.status == 200
     opened.close()
     first = start_worker(PULSE_BATCH_CHANGES="700")
 
