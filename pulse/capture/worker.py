@@ -51,7 +51,7 @@ NOTIFY_CHANNEL = "pulse_events"
 EVENT_TABLE = PulseEvent._meta.db_table
 CONFIG_TABLE = PulseConfig._meta.db_table
 MODELS_REFRESH_SECONDS = 30.0
-PUBLICATION_CHECK_SECONDS = 2.0
+SOURCE_CHECK_SECONDS = 2.0
 MAX_BACKOFF_SECONDS = 30.0
 KEEPALIVES: dict[str, Any] = {
     "keepalives": 1,
@@ -168,16 +168,18 @@ class ProjectCapture(threading.Thread):
                 [target.slot_name],
             ).fetchone()
             if slot is None:
-                raise SourceError(
-                    f"The replication slot {target.slot_name} is not in the database (dropped outside the "
-                    "console): disable Pulse and enable it again."
-                )
+                raise self._slot_gone()
             advanced = parse_lsn(slot[0]) if slot[0] else 0
             decoder = TransactionDecoder(source)
             self._refresh_models(console, source)
-            models_checked = publication_checked = time.monotonic()
+            models_checked = objects_checked = time.monotonic()
             self._clear_error(console)
             while not self.stopping:
+                if time.monotonic() - objects_checked > SOURCE_CHECK_SECONDS:
+                    # PostgreSQL 18 decodes on without a dropped publication (it only warns), and an
+                    # idle database decodes nothing at all: look, whether or not the WAL moved.
+                    self._check_source_objects(source)
+                    objects_checked = time.monotonic()
                 upto = parse_lsn(_scalar(source, "SELECT pg_current_wal_flush_lsn()::text"))
                 if upto <= advanced:
                     self._sleep(self.poll_interval)
@@ -205,16 +207,16 @@ class ProjectCapture(threading.Thread):
                 since = time.monotonic() - models_checked
                 if decoder.models_seen - known or since > MODELS_REFRESH_SECONDS:
                     self._refresh_models(console, source)
-                    models_checked = publication_checked = time.monotonic()
-                elif time.monotonic() - publication_checked > PUBLICATION_CHECK_SECONDS:
-                    # PostgreSQL 18 decodes on without a dropped publication (it only warns): look.
-                    self._check_publication(source)
-                    publication_checked = time.monotonic()
+                    models_checked = objects_checked = time.monotonic()
                 if not full:
                     self._sleep(self.poll_interval)
         except psycopg.Error as error:
             if source.closed or source.broken or isinstance(error, psycopg.errors.QueryCanceled):
                 raise SourceError(lost(error, self._parsed()).message) from None
+            if isinstance(error, psycopg.errors.UndefinedObject) and "replication slot" in str(
+                error.diag.message_primary
+            ):
+                raise self._slot_gone() from None
             if isinstance(error, psycopg.errors.UndefinedObject):
                 raise SourceError(
                     f"The publication {target.publication_name} is gone from the database "
@@ -282,7 +284,7 @@ class ProjectCapture(threading.Thread):
 
     def _refresh_models(self, console: psycopg.Connection[Any], source: psycopg.Connection[Any]) -> None:
         """Record the tables the publication covers (the stream checks ``model`` against them)."""
-        self._check_publication(source)
+        self._check_source_objects(source)
         models = sorted(
             name if schema == "public" else f"{schema}.{name}"
             for schema, name in source.execute(
@@ -296,15 +298,27 @@ class ProjectCapture(threading.Thread):
             [Jsonb(models), self.target.project_id, Jsonb(models)],
         )
 
-    def _check_publication(self, source: psycopg.Connection[Any]) -> None:
-        publication = self.target.publication_name
-        if (
-            source.execute("SELECT 1 FROM pg_publication WHERE pubname = %s", [publication]).fetchone()
-            is None
-        ):
+    def _check_source_objects(self, source: psycopg.Connection[Any]) -> None:
+        """Both the slot and the publication are still there (either can be dropped by hand)."""
+        row = source.execute(
+            "SELECT EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = %s), "
+            "EXISTS (SELECT FROM pg_publication WHERE pubname = %s)",
+            [self.target.slot_name, self.target.publication_name],
+        ).fetchone()
+        slot_exists, publication_exists = row if row else (False, False)
+        if not slot_exists:
+            raise self._slot_gone()
+        if not publication_exists:
             raise SourceError(
-                f"The publication {publication} is gone from the database: disable Pulse and enable it again."
+                f"The publication {self.target.publication_name} is gone from the database: "
+                "disable Pulse and enable it again."
             )
+
+    def _slot_gone(self) -> SourceError:
+        return SourceError(
+            f"The replication slot {self.target.slot_name} is not in the database (dropped outside the "
+            "console): disable Pulse and enable it again."
+        )
 
     # The console database -----------------------------------------------------------------------
 
