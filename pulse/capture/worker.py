@@ -213,15 +213,9 @@ class ProjectCapture(threading.Thread):
         except psycopg.Error as error:
             if source.closed or source.broken or isinstance(error, psycopg.errors.QueryCanceled):
                 raise SourceError(lost(error, self._parsed()).message) from None
-            if isinstance(error, psycopg.errors.UndefinedObject) and "replication slot" in str(
-                error.diag.message_primary
-            ):
-                raise self._slot_gone() from None
             if isinstance(error, psycopg.errors.UndefinedObject):
-                raise SourceError(
-                    f"The publication {target.publication_name} is gone from the database "
-                    f"({error.diag.message_primary}): disable Pulse and enable it again."
-                ) from None
+                # A missing slot and a missing publication share this SQLSTATE: name the one gone.
+                self._check_source_objects(source)
             if isinstance(error, psycopg.errors.ObjectInUse):
                 raise SourceError(
                     f"The replication slot {target.slot_name} is in use by another reader."
