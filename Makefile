@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	@$(BIN)/python -m console.devserver
+	@$(BIN)/python -m devtools.devserver
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -23,6 +23,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	DATABASE_URL=postgres://lint@127.0.0.1:1/lint SECRET_KEY=lint-only-$$(printf '%050d' 0)-abcdefghij \
 		SECRET_ENCRYPTION_KEYS=$$($(BIN)/python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())') \
 		$(BIN)/mypy .
@@ -43,5 +44,5 @@ demo-insert: $(STAMP)
 	@$(BIN)/python manage.py demoinsert
 
 clean-data:
-	@$(BIN)/python -m console.embedded_pg stop .data/postgres 2>/dev/null || true
+	@$(BIN)/python -m devtools.embedded_pg stop .data/postgres 2>/dev/null || true
 	rm -rf .data

@@ -4,7 +4,10 @@ import sys
 
 
 def main() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    from devtools import bootstrap
+
+    bootstrap.prepare()  # the embedded mode's database and secrets, when DATABASE_URL is unset
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

@@ -10,8 +10,8 @@ from accelerate.models import (
     QUERY_TIMEOUT_SECONDS,
     RESPONSE_SIZE_LIMIT_MB,
 )
-from console.connection_strings import EXAMPLE, MAX_LENGTH, InvalidConnectionString, parse
-from console.regions import region_choices, region_recommend
+from userdb.connection_strings import EXAMPLE, MAX_LENGTH, InvalidConnectionString, parse
+from userdb.regions import region_choices, region_recommend
 
 AUTOMATIC = ""
 

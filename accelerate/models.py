@@ -5,8 +5,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from console.encryption import EncryptedTextField
 from projects.models import Project
+from userdb.encryption import EncryptedTextField
 
 # Bounds of the advanced settings: the form, the service and the database all hold them.
 CONNECTION_LIMIT = (1, 1000, 10)  # (min, max, default)
@@ -22,7 +22,7 @@ class AccelerateConfig(models.Model):
     """
 
     project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="accelerate_config")
-    # A Fernet token (console.encryption); the plaintext is never rendered.
+    # A Fernet token (userdb.encryption); the plaintext is never rendered.
     connection_string = EncryptedTextField()
     # The redacted form (postgresql://app:••••@host:5432/db), shown without decrypting.
     database_display = models.CharField(max_length=600)

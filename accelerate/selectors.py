@@ -11,10 +11,10 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from accelerate.models import AccelerateConfig
-from console.connection_strings import ConnectionString, parse
-from console.encryption import decrypt
 from projects.models import Project
 from projects.selectors import project_api_keys
+from userdb.connection_strings import ConnectionString, parse
+from userdb.encryption import decrypt
 
 
 def accelerate_config_for_project(*, project: Project) -> AccelerateConfig | None:
@@ -61,7 +61,7 @@ class GatewayConfig:
 def accelerate_gateway_config(*, project_id: uuid.UUID) -> GatewayConfig | None:
     """The project's configuration with its connection string decrypted, or None if not configured.
 
-    Raises console.encryption.DecryptionError when no configured key opens the string.
+    Raises userdb.encryption.DecryptionError when no configured key opens the string.
     """
     config = AccelerateConfig.objects.filter(project_id=project_id).first()
     if config is None:

@@ -15,12 +15,12 @@ from accelerate.models import (
     RESPONSE_SIZE_LIMIT_MB,
     AccelerateConfig,
 )
-from console import connection_strings
 from console.access import product_access_granted
 from console.audit import Actor, audit_record
-from console.encryption import encrypt
-from console.regions import region_name
 from projects.models import Project
+from userdb import connection_strings
+from userdb.encryption import encrypt
+from userdb.regions import region_name
 
 PRODUCT = "accelerate"
 LIMITS = {

@@ -18,14 +18,14 @@ from accelerate.forms import AUTOMATIC, AccelerateConfigForm
 from accelerate.models import AccelerateConfig
 from console.access import product_access_granted, product_access_request, product_access_request_for
 from console.audit import Actor
-from console.connection_strings import InvalidConnectionString, parse
 from console.http import AuthenticatedRequest
 from console.models import Membership
 from console.permissions import Action, can, require
 from console.ratelimit import RateLimited, rate_limit_consume
-from console.regions import region_name, region_recommend
 from projects.models import Project
 from projects.selectors import project_for_user
+from userdb.connection_strings import InvalidConnectionString, parse
+from userdb.regions import region_name, region_recommend
 
 PRODUCT = services.PRODUCT
 

@@ -83,15 +83,15 @@ def main() -> None:
     from starlette.routing import Mount
 
     from accelerate import services as accelerate_services
-    from accelerate.gateway.app import Gateway, build_routes
+    from accelerate.gateway.app import Gateway, build_app
     from accelerate.gateway.cache import LocalQueryCache
     from accelerate.gateway.targets import TargetDirectory
     from console.audit import Actor
-    from console.metering import Meter
     from console.models import Membership, Organization, Role, User
-    from console.ratelimit import TokenBuckets
+    from dataplane.limits import TokenBuckets
     from projects import services as project_services
     from projects.models import Project
+    from usage.metering import Meter
 
     with scratch_database():
         params = connection.get_connection_params()
@@ -132,7 +132,7 @@ def main() -> None:
                 # The per-key limit costs its share of every request; it is set never to refuse.
                 limiter=TokenBuckets(rate=1e9, burst=10**9),
             )
-            app = Starlette(routes=[Mount("/accelerate/v1", routes=build_routes(gateway))])
+            app = Starlette(routes=[Mount("/accelerate/v1", app=build_app(gateway))])
             import socket
 
             with socket.socket() as probe:

@@ -17,8 +17,11 @@ def setup_django() -> None:
     if _django_ready:
         return
     _django_ready = True
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
-    os.environ.setdefault("CONSOLE_TESTING", "1")  # fast password hashing for generated users
+    # The test settings: fast password hashing for the users benchmarks generate.
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.test_settings")
+    from devtools import bootstrap
+
+    bootstrap.prepare()
     import django
     from django.test.utils import setup_test_environment
 

@@ -1,6 +1,6 @@
 """Load: console page views, API key creation and gateway queries at once, on one machine.
 
-One production console process (uvicorn, `console.asgi`: the console and the data plane in one
+One production console process (uvicorn, `config.asgi`: the console and the data plane in one
 event loop, as one server process runs) on a throwaway PostgreSQL cluster (the console's database
 and the user's database behind Accelerate) and a throwaway Redis (CACHE_URL), with the default
 limits. For ``DURATION`` seconds, closed-loop clients on loopback:

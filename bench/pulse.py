@@ -169,7 +169,7 @@ def main() -> None:
         db = connection.settings_dict
         env = {
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": "console.settings",
+            "DJANGO_SETTINGS_MODULE": "config.settings",
             "DATABASE_URL": f"postgresql://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
             "SECRET_KEY": settings.SECRET_KEY,
             "SECRET_ENCRYPTION_KEYS": ",".join(settings.SECRET_ENCRYPTION_KEYS),
@@ -234,7 +234,7 @@ def main() -> None:
                     sys.executable,
                     "-m",
                     "uvicorn",
-                    "console.asgi:application",
+                    "config.asgi:application",
                     "--port",
                     str(port),
                     "--log-level",

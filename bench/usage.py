@@ -16,8 +16,8 @@ DAYS = 365
 def generate(organization_id: int) -> int:
     from django.db import connection
 
-    from console.metering import METRICS
-    from console.models import UsageCounter, UsageDailyCounter
+    from usage.metering import METRICS
+    from usage.models import UsageCounter, UsageDailyCounter
 
     metrics = [(product, metric) for product, names in METRICS.items() for metric in names]
     hourly, daily = UsageCounter._meta.db_table, UsageDailyCounter._meta.db_table

@@ -1,6 +1,6 @@
 """The console's answer to an unexpected error: 503 while its database is unreachable, else 500.
 
-Django calls ``server_error`` (``handler500`` in console/urls.py) for any exception no view
+Django calls ``server_error`` (``handler500`` in config/urls.py) for any exception no view
 handled, in a view or in a middleware, and ``bad_request`` (``handler400``) when saving the
 session failed. When the cause is the
 console's database being unreachable (a restart, a failover), the honest answer is 503

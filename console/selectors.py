@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
@@ -49,16 +48,6 @@ def organization_members(*, organization: Organization) -> QuerySet[Membership]:
 def audit_events(*, organization: Organization) -> QuerySet[AuditEvent]:
     """The organization's audit events, newest first."""
     return AuditEvent.objects.filter(organization=organization).select_related("actor")
-
-
-def organization_projects(*, organization: Organization) -> QuerySet[Any]:
-    """The organization's projects for the Overview, by name, with their products' configurations.
-
-    Read through reverse relations by name so the core imports neither the projects app nor
-    a product (dependencies point one way: products → projects → console).
-    """
-    projects = organization.projects.select_related("accelerate_config", "pulse_config")
-    return projects.order_by("name", "created")
 
 
 def account_exists(*, email: str) -> bool:

@@ -1,10 +1,9 @@
-from __future__ import annotations
+"""The core's pages: signing in and up, organizations, members, invitations, the audit log."""
 
-from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from console import views, views_members, views_usage
+from console import views, views_members
 from console.forms import ThrottledAuthenticationForm
 
 settings_urlpatterns = [
@@ -36,15 +35,5 @@ urlpatterns = [
     path("signup/", views_members.signup, name="signup"),
     path("invitations/<str:token>/", views_members.invitation_accept, name="invitation_accept"),
     path("organizations/new/", views.organization_create, name="organization_create"),
-    path("o/<slug:organization_slug>/", views.organization_overview, name="organization_overview"),
     path("o/<slug:organization_slug>/settings/", include(settings_urlpatterns)),
-    path("o/<slug:organization_slug>/usage/", views_usage.usage_page, name="usage"),
-    path("o/<slug:organization_slug>/usage/export.csv", views_usage.usage_export, name="usage_export"),
-    path("o/<slug:organization_slug>/projects/", include("projects.urls")),
-    path("o/<slug:organization_slug>/projects/", include("accelerate.urls")),
-    path("o/<slug:organization_slug>/projects/", include("pulse.urls")),
-    path("admin/", admin.site.urls),
 ]
-
-handler400 = "console.errors.bad_request"
-handler500 = "console.errors.server_error"

@@ -7,14 +7,13 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
-from console import selectors, services, usage
+from console import selectors, services
 from console.audit import Actor
 from console.forms import OrganizationCreateForm, OrganizationDeleteForm, OrganizationRenameForm
 from console.http import AuthenticatedRequest
@@ -22,8 +21,6 @@ from console.models import Membership
 from console.permissions import Action, require
 
 LAST_ORGANIZATION_SESSION_KEY = "organization"
-# Pages stay fast however many projects an organization has (bench/project_pages.py).
-OVERVIEW_PAGE_SIZE = 50
 
 
 @require_GET
@@ -57,30 +54,6 @@ def organization_create(request: AuthenticatedRequest) -> HttpResponse:
             messages.success(request, f"Organization “{organization.name}” created. You are its owner.")
             return redirect("organization_overview", organization_slug=organization.slug)
     return render(request, "console/organization_create.html", {"form": form})
-
-
-@require_GET
-@login_required
-def organization_overview(request: AuthenticatedRequest, organization_slug: str) -> HttpResponse:
-    membership = selectors.membership_for_user(user=request.user, organization_slug=organization_slug)
-    request.session[LAST_ORGANIZATION_SESSION_KEY] = organization_slug
-    projects = Paginator(
-        selectors.organization_projects(organization=membership.organization), OVERVIEW_PAGE_SIZE
-    ).get_page(request.GET.get("page"))
-    # One query for the whole page: each project's queries and events in the last 24 hours.
-    recent = usage.usage_last_24_hours_by_project(
-        organization=membership.organization, project_ids=[project.pk for project in projects]
-    )
-    return render(
-        request,
-        "console/overview.html",
-        {
-            "membership": membership,
-            "organization": membership.organization,
-            "projects": projects,
-            "project_rows": [(project, recent.get(project.pk, usage.RecentUsage())) for project in projects],
-        },
-    )
 
 
 @require_http_methods(["GET", "POST"])

@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 from django.conf import settings
 
-from console import devsecrets
 from console.audit import Actor
 from console.models import Organization, User
+from devtools import devsecrets
 from projects import services
 from projects.models import Project
 

@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from console.access import product_access_granted
-from console.models import Membership, User
+from console.models import Membership, Organization, User
 from console.selectors import membership_for_user
 from projects.models import ApiKey, Project
 
@@ -73,3 +73,12 @@ def project_product_state(*, project: Project) -> ProductState:
         accelerate_access=product_access_granted(organization=organization, product="accelerate"),
         pulse_access=product_access_granted(organization=organization, product="pulse"),
     )
+
+
+def organization_projects(*, organization: Organization) -> QuerySet[Project]:
+    """The organization's projects for the Overview, by name, with their products' configurations
+    (read through the reverse relations: this app does not import a product)."""
+    projects = Project.objects.filter(organization=organization).select_related(
+        "accelerate_config", "pulse_config"
+    )
+    return projects.order_by("name", "created")

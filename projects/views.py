@@ -6,6 +6,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.forms import Form
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -22,9 +23,38 @@ from console.models import Membership
 from console.permissions import Action, require
 from console.ratelimit import RateLimited, rate_limit_consume
 from console.selectors import membership_for_user
+from console.views import LAST_ORGANIZATION_SESSION_KEY
 from projects import selectors, services
 from projects.forms import ApiKeyCreateForm, ProjectDeleteForm, ProjectNameForm
 from projects.models import Project
+from usage.selectors import RecentUsage, usage_last_24_hours_by_project
+
+# Pages stay fast however many projects an organization has (bench/project_pages.py).
+OVERVIEW_PAGE_SIZE = 50
+
+
+@require_GET
+@login_required
+def organization_overview(request: AuthenticatedRequest, organization_slug: str) -> HttpResponse:
+    membership = membership_for_user(user=request.user, organization_slug=organization_slug)
+    request.session[LAST_ORGANIZATION_SESSION_KEY] = organization_slug
+    projects = Paginator(
+        selectors.organization_projects(organization=membership.organization), OVERVIEW_PAGE_SIZE
+    ).get_page(request.GET.get("page"))
+    # One query for the whole page: each project's queries and events in the last 24 hours.
+    recent = usage_last_24_hours_by_project(
+        organization=membership.organization, project_ids=[project.pk for project in projects]
+    )
+    return render(
+        request,
+        "projects/overview.html",
+        {
+            "membership": membership,
+            "organization": membership.organization,
+            "projects": projects,
+            "project_rows": [(project, recent.get(project.pk, RecentUsage())) for project in projects],
+        },
+    )
 
 
 def _context(membership: Membership, project: Project, **extra: Any) -> dict[str, Any]:

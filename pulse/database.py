@@ -1,6 +1,6 @@
 """Connections to a user's database for Pulse's control plane, and the SQL it shows them.
 
-Every connection goes through the core's guard (console.connection_strings): the host is
+Every connection goes through the core's guard (userdb.connection_strings): the host is
 resolved and checked, and the checked address is pinned as ``hostaddr``. Errors are the
 core's safe messages, never libpq's text.
 """
@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import psycopg
 from django.conf import settings
 
-from console.connection_strings import (
+from userdb.connection_strings import (
     ConnectionString,
     DatabaseConnectionFailed,
     connection_failure,

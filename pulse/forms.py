@@ -4,7 +4,7 @@ from typing import Any
 
 from django import forms
 
-from console.regions import region_choices
+from userdb.regions import region_choices
 
 
 class WriteOnlyTextInput(forms.TextInput):

@@ -5,9 +5,9 @@ from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 from django.utils import timezone
 
-from console.encryption import EncryptedTextField
 from console.models import Organization
 from projects.models import Project
+from userdb.encryption import EncryptedTextField
 
 
 class PulseConfig(models.Model):
@@ -20,7 +20,7 @@ class PulseConfig(models.Model):
 
     project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="pulse_config")
     enabled = models.BooleanField(default=False)
-    # A Fernet token (console.encryption); empty while disabled.
+    # A Fernet token (userdb.encryption); empty while disabled.
     connection_string = EncryptedTextField(blank=True)
     database_label = models.CharField(
         max_length=300, blank=True, help_text="The connection string, redacted: safe to show."

@@ -12,8 +12,8 @@ from enum import StrEnum
 
 import psycopg
 
-from console.connection_strings import ConnectionString, ConnectionStringError, parse
 from pulse.database import lost, qualified_table, quote_identifier, quote_literal, user_database
+from userdb.connection_strings import ConnectionString, ConnectionStringError, parse
 
 MINIMUM_VERSION_NUM = 120000
 PLUGIN = "pgoutput"

@@ -9,12 +9,12 @@ import psycopg
 from django.db.models import Q
 
 from console.access import product_access_granted, product_access_request_for
-from console.connection_strings import ConnectionStringError, parse
-from console.encryption import DecryptionError, decrypt
 from console.models import Organization, ProductAccess, ProductAccessRequest
 from projects.models import Project
 from pulse.database import lost, quote_identifier, quote_literal, user_database
 from pulse.models import PulseConfig, PulseEvent, PulseLeftoverSlot
+from userdb.connection_strings import ConnectionStringError, parse
+from userdb.encryption import DecryptionError, decrypt
 
 
 def pulse_config_for_project(*, project: Project) -> PulseConfig | None:

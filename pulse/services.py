@@ -23,15 +23,15 @@ from django.utils import timezone
 from psycopg import sql
 
 from console.audit import Actor, audit_record
-from console.connection_strings import ConnectionString, ConnectionStringError, parse
-from console.encryption import DecryptionError, decrypt, encrypt
 from console.models import Organization
-from console.regions import region_choices
 from projects.models import Project
 from pulse.database import lost, user_database
 from pulse.models import PulseConfig, PulseEvent, PulseLeftoverSlot, PulseStream
 from pulse.readiness import PLUGIN, Readiness, readiness_run, table_names_parse
 from pulse.selectors import pulse_drop_sql
+from userdb.connection_strings import ConnectionString, ConnectionStringError, parse
+from userdb.encryption import DecryptionError, decrypt, encrypt
+from userdb.regions import region_choices
 
 logger = logging.getLogger(__name__)
 

@@ -14,18 +14,18 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from console.access import product_access_request
 from console.audit import Actor
-from console.connection_strings import ConnectionStringError, parse
 from console.http import AuthenticatedRequest
 from console.models import Membership
 from console.permissions import Action, require
 from console.ratelimit import RateLimited, rate_limit_consume
-from console.regions import region_name, region_recommend
 from projects.models import Project
 from projects.selectors import project_for_user
 from pulse import selectors, services
 from pulse.forms import PulseDatabaseForm, PulseEnableForm
 from pulse.models import PulseLeftoverSlot
 from pulse.readiness import Readiness, readiness_check
+from userdb.connection_strings import ConnectionStringError, parse
+from userdb.regions import region_name, region_recommend
 
 
 def _context(membership: Membership, project: Project, **extra: Any) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
-from django.conf import settings
 from django.test import Client
 from psycopg import sql
 
@@ -16,14 +15,6 @@ from tests.factories import MembershipFactory, OrganizationFactory, ProjectFacto
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Browser tests last: they are the slowest, and they relax Django's async-safety check."""
     items.sort(key=lambda item: "/e2e/" in str(item.path))
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Stop the embedded PostgreSQL if this test run started it (a `make run` keeps its own)."""
-    if getattr(settings, "EMBEDDED", False) and getattr(settings, "EMBEDDED_STARTED_HERE", False):
-        from console import embedded_pg
-
-        embedded_pg.stop(settings.DATA_DIR / "postgres")
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,6 @@ import json
 import logging
 import math
 import re
-import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -22,17 +21,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from accelerate.gateway import query
 from accelerate.gateway.cache import CacheUnavailable, QueryCache
-from accelerate.gateway.errors import GatewayError
 from accelerate.gateway.pool import ConnectFailed, ConnectionPool
-from console.connection_strings import ConnectionString, ConnectionStringError, resolve_allowed_address_async
-from console.metering import Meter
-from console.ratelimit import TokenBuckets
+from dataplane.bodies import read_json
+from dataplane.errors import DataPlaneError, error_response, request_id_of
+from dataplane.keys import api_key_of
+from dataplane.limits import TokenBuckets
+from dataplane.middleware import RequestContext
+from usage.metering import Meter
+from userdb.connection_strings import ConnectionString, ConnectionStringError, resolve_allowed_address_async
 
 log = logging.getLogger("accelerate.gateway")
 
@@ -137,7 +141,7 @@ class Gateway:
         """
         raw_key = api_key_of(request)
         if self.limiter is not None and (wait := self.limiter.take(raw_key)):
-            raise GatewayError(
+            raise DataPlaneError(
                 "P6003",
                 f"This API key is over its limit of {self.limiter.rate:g} requests a second: "
                 "retry after the number of seconds in Retry-After.",
@@ -145,23 +149,23 @@ class Gateway:
             )
         return raw_key
 
-    async def handle_query(self, request: Request, request_id: str) -> Response:
+    async def handle_query(self, request: Request) -> Response:
         target = await self.resolve(self.admit(request))
-        request.state.project = target.project_id
+        request.state.log["project"] = target.project_id
         try:
-            spec = parse_query_request(await read_json(request))
+            spec = parse_query_request(await read_json(request, limit=MAX_BODY_BYTES))
             body, status, modified = await self._answer(request, target, spec)
-        except GatewayError:
+        except DataPlaneError:
             self.meter.add(
                 organization_id=target.organization_id, project_id=target.project_id, queries=1, errors=1
             )
             raise
-        request.state.cache_status = status
+        request.state.log["cache"] = status
         info = {
             "cacheStatus": status,
             "lastModified": modified,
             "region": self.region,
-            "requestId": request_id,
+            "requestId": request_id_of(request),
         }
         payload = b"{" + body + b',"info":' + json.dumps(info, separators=(",", ":")).encode() + b"}"
         counts = {"queries": 1, "egress_bytes": len(payload)}
@@ -170,7 +174,7 @@ class Gateway:
         elif status == "miss":
             counts["cache_misses"] = 1
         self.meter.add(organization_id=target.organization_id, project_id=target.project_id, **counts)
-        return Response(payload, media_type="application/json", headers={"X-Request-Id": request_id})
+        return Response(payload, media_type="application/json")
 
     async def _answer(self, request: Request, target: Target, spec: QueryRequest) -> tuple[bytes, str, str]:
         if spec.cache is None:
@@ -197,7 +201,7 @@ class Gateway:
 
     async def _fill(self, target: Target, spec: QueryRequest, key: str) -> tuple[bytes, float]:
         if spec.cache is None:
-            raise GatewayError("P6000", "Only a query with a cacheStrategy fills the cache.")
+            raise DataPlaneError("P6000", "Only a query with a cacheStrategy fills the cache.")
         versions = await self.cache.snapshot(target.project_id, spec.cache.tags)
         created = self.cache.clock()
         body = await self._run(target, spec, read_only=True)
@@ -223,29 +227,28 @@ class Gateway:
                     pool, spec.sql, spec.params, read_only=read_only, max_bytes=target.response_limit
                 )
         except TimeoutError:
-            raise GatewayError(
+            raise DataPlaneError(
                 "P6004", "The query took longer than the query timeout and was cancelled."
             ) from None
         return body
 
-    async def handle_invalidate(self, request: Request, request_id: str, *, everything: bool) -> Response:
+    async def handle_invalidate(self, request: Request, *, everything: bool) -> Response:
         target = await self.resolve(self.admit(request))
-        request.state.project = target.project_id
+        request.state.log["project"] = target.project_id
         try:
             if everything:
                 await self.cache.invalidate_all(target.project_id)
             else:
-                payload = await read_json(request)
+                payload = await read_json(request, limit=MAX_BODY_BYTES)
                 tags = parse_tags(payload.get("tags") if isinstance(payload, dict) else None, required=True)
                 await self.cache.invalidate_tags(target.project_id, tags)
         except CacheUnavailable:
-            raise GatewayError(
+            raise DataPlaneError(
                 "P6000", "The query cache is unavailable, so the invalidation was not recorded: retry it."
             ) from None
         return Response(
-            json.dumps({"ok": True, "requestId": request_id}, separators=(",", ":")),
+            json.dumps({"ok": True, "requestId": request_id_of(request)}, separators=(",", ":")),
             media_type="application/json",
-            headers={"X-Request-Id": request_id},
         )
 
 
@@ -276,63 +279,36 @@ def connector(target: Target) -> Callable[[], Awaitable[psycopg.AsyncConnection[
 # Parsing ----------------------------------------------------------------------------------------
 
 
-def api_key_of(request: Request) -> str:
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    key = request.query_params.get("api_key", "")
-    if key:
-        return key
-    raise GatewayError("P6002", "A project API key is required: send `Authorization: Bearer <key>`.")
-
-
-async def read_json(request: Request) -> Any:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise GatewayError("P6005", f"The request body is larger than {MAX_BODY_BYTES:,} bytes.")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise GatewayError("P6005", f"The request body is larger than {MAX_BODY_BYTES:,} bytes.")
-        chunks.append(chunk)
-    try:
-        return json.loads(b"".join(chunks))
-    except (ValueError, UnicodeDecodeError):
-        raise GatewayError("P6005", "The request body must be a JSON object.") from None
-
-
 def parse_query_request(payload: Any) -> QueryRequest:
     if not isinstance(payload, dict):
-        raise GatewayError("P6005", "The request body must be a JSON object.")
+        raise DataPlaneError("P6005", "The request body must be a JSON object.")
     sql = payload.get("query")
     if not isinstance(sql, str) or not sql.strip():
-        raise GatewayError("P6005", "`query` must be a non-empty string of SQL.")
+        raise DataPlaneError("P6005", "`query` must be a non-empty string of SQL.")
     if len(sql) > MAX_QUERY_CHARS:
-        raise GatewayError("P6005", f"`query` is longer than {MAX_QUERY_CHARS:,} characters.")
+        raise DataPlaneError("P6005", f"`query` is longer than {MAX_QUERY_CHARS:,} characters.")
     if "\x00" in sql:
-        raise GatewayError("P6005", "`query` must not contain NUL characters.")
+        raise DataPlaneError("P6005", "`query` must not contain NUL characters.")
     params = payload.get("params", [])
     if not isinstance(params, list):
-        raise GatewayError("P6005", "`params` must be an array of values for $1, $2, ….")
+        raise DataPlaneError("P6005", "`params` must be an array of values for $1, $2, ….")
     if len(params) > MAX_PARAMS:
-        raise GatewayError("P6005", f"At most {MAX_PARAMS} parameters are allowed.")
+        raise DataPlaneError("P6005", f"At most {MAX_PARAMS} parameters are allowed.")
     if any(isinstance(value, str) and "\x00" in value for value in params):
-        raise GatewayError("P6005", "Parameters must not contain NUL characters.")
+        raise DataPlaneError("P6005", "Parameters must not contain NUL characters.")
     unknown = set(payload) - {"query", "params", "cacheStrategy"}
     if unknown:
-        raise GatewayError("P6005", f"Unknown field(s): {', '.join(sorted(unknown))}.")
+        raise DataPlaneError("P6005", f"Unknown field(s): {', '.join(sorted(unknown))}.")
     strategy = payload.get("cacheStrategy")
     return QueryRequest(sql, params, None if strategy is None else parse_cache_strategy(strategy))
 
 
 def parse_cache_strategy(strategy: Any) -> CacheStrategy:
     if not isinstance(strategy, dict):
-        raise GatewayError("P6005", "`cacheStrategy` must be an object with ttl, swr and tags.")
+        raise DataPlaneError("P6005", "`cacheStrategy` must be an object with ttl, swr and tags.")
     unknown = set(strategy) - CACHE_FIELDS
     if unknown:
-        raise GatewayError("P6005", f"Unknown cacheStrategy field(s): {', '.join(sorted(unknown))}.")
+        raise DataPlaneError("P6005", f"Unknown cacheStrategy field(s): {', '.join(sorted(unknown))}.")
     numbers = {}
     for name in ("ttl", "swr"):
         value = strategy.get(name, 0)
@@ -341,12 +317,12 @@ def parse_cache_strategy(strategy: Any) -> CacheStrategy:
             or not isinstance(value, int | float)
             or not 0 <= value <= MAX_CACHE_SECONDS
         ):
-            raise GatewayError(
+            raise DataPlaneError(
                 "P6005", f"`cacheStrategy.{name}` must be a number of seconds from 0 to {MAX_CACHE_SECONDS}."
             )
         numbers[name] = float(value)
     if numbers["ttl"] == 0 and numbers["swr"] == 0:
-        raise GatewayError("P6005", "A cacheStrategy needs a ttl or an swr greater than 0.")
+        raise DataPlaneError("P6005", "A cacheStrategy needs a ttl or an swr greater than 0.")
     return CacheStrategy(numbers["ttl"], numbers["swr"], parse_tags(strategy.get("tags"), required=False))
 
 
@@ -354,12 +330,12 @@ def parse_tags(tags: Any, *, required: bool) -> tuple[str, ...]:
     if tags is None and not required:
         return ()
     if not isinstance(tags, list) or (required and not tags):
-        raise GatewayError("P6005", "`tags` must be an array of 1 to 5 tags.")
+        raise DataPlaneError("P6005", "`tags` must be an array of 1 to 5 tags.")
     if len(tags) > MAX_TAGS:
-        raise GatewayError("P6005", f"At most {MAX_TAGS} tags are allowed.")
+        raise DataPlaneError("P6005", f"At most {MAX_TAGS} tags are allowed.")
     for tag in tags:
         if not isinstance(tag, str) or not TAG.fullmatch(tag):
-            raise GatewayError("P6005", "Each tag must be 1 to 64 letters, digits or underscores.")
+            raise DataPlaneError("P6005", "Each tag must be 1 to 64 letters, digits or underscores.")
     return tuple(dict.fromkeys(tags))
 
 
@@ -385,7 +361,7 @@ async def cancel_on_disconnect(request: Request, work: Awaitable[bytes]) -> byte
         if task in done:
             return task.result()
         task.cancel()
-        raise GatewayError("P6000", "The client closed the connection.")
+        raise DataPlaneError("P6000", "The client closed the connection.")
     finally:
         watcher.cancel()
 
@@ -400,53 +376,24 @@ async def _disconnected(request: Request) -> None:
 # The application -------------------------------------------------------------------------------
 
 
-def build_routes(gateway: Gateway) -> list[Route]:
-    async def endpoint(request: Request) -> Response:
-        request_id = "req_" + secrets.token_hex(8)
-        started = time.perf_counter()
-        status = 200
-        try:
-            if request.url.path.endswith("/query"):
-                response = await gateway.handle_query(request, request_id)
-            else:
-                response = await gateway.handle_invalidate(
-                    request, request_id, everything=request.url.path.endswith("/invalidate-all")
-                )
-            return response
-        except GatewayError as error:
-            status = error.status
-            return Response(
-                json.dumps(error.payload(request_id)),
-                status_code=error.status,
-                media_type="application/json",
-                headers={"X-Request-Id": request_id, **error.headers},
-            )
-        except Exception:
-            status = 500
-            log.exception("gateway error request_id=%s", request_id)
-            return Response(
-                json.dumps(
-                    GatewayError(
-                        "P6000", "The gateway failed; the request id identifies it in the logs."
-                    ).payload(request_id)
-                ),
-                status_code=500,
-                media_type="application/json",
-                headers={"X-Request-Id": request_id},
-            )
-        finally:
-            log.info(
-                "request_id=%s path=%s project=%s status=%s cache=%s duration_ms=%.2f",
-                request_id,
-                request.url.path,
-                getattr(request.state, "project", "-"),
-                status,
-                getattr(request.state, "cache_status", "-"),
-                (time.perf_counter() - started) * 1000,
-            )
+def build_app(gateway: Gateway) -> ASGIApp:
+    """The raw-SQL protocol (docs/accelerate.md), mounted at ``/accelerate/v1`` by config/dataplane.py."""
 
-    return [
-        Route("/query", endpoint, methods=["POST"]),
-        Route("/invalidate", endpoint, methods=["POST"]),
-        Route("/invalidate-all", endpoint, methods=["POST"]),
-    ]
+    async def run_query(request: Request) -> Response:
+        return await gateway.handle_query(request)
+
+    async def invalidate(request: Request) -> Response:
+        return await gateway.handle_invalidate(request, everything=False)
+
+    async def invalidate_all(request: Request) -> Response:
+        return await gateway.handle_invalidate(request, everything=True)
+
+    app = Starlette(
+        routes=[
+            Route("/query", run_query, methods=["POST"]),
+            Route("/invalidate", invalidate, methods=["POST"]),
+            Route("/invalidate-all", invalidate_all, methods=["POST"]),
+        ],
+        exception_handlers={DataPlaneError: error_response, Exception: error_response},
+    )
+    return RequestContext(app, logger="accelerate.gateway")

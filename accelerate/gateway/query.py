@@ -12,9 +12,9 @@ from psycopg.abc import PQGen
 from psycopg.generators import fetch
 from psycopg.types.json import Jsonb
 
-from accelerate.gateway.errors import GatewayError
 from accelerate.gateway.pool import ConnectFailed, ConnectionPool, PoolTimeout
-from console.pgjson import row_encoder
+from dataplane.errors import DataPlaneError
+from userdb.pgjson import row_encoder
 
 FETCH_ROWS = 500  # rows per round of streaming; keeps memory bounded by the size limit
 
@@ -75,7 +75,7 @@ async def execute(
 ) -> tuple[bytes, int]:
     """Run the statement; return the encoded ``"columns":…,"rows":…,"rowCount":…`` part and its row count.
 
-    Raises GatewayError with the code the client should see. A read-only run happens in a
+    Raises DataPlaneError with the code the client should see. A read-only run happens in a
     READ ONLY transaction, so a write under a cacheStrategy is refused by PostgreSQL itself.
     """
     try:
@@ -91,40 +91,42 @@ async def execute(
             finally:
                 await cursor.close()
     except PoolTimeout as error:
-        raise GatewayError("P6004", f"Timed out waiting for a database connection: {error}.") from None
+        raise DataPlaneError("P6004", f"Timed out waiting for a database connection: {error}.") from None
     except ConnectFailed:
-        raise GatewayError(
+        raise DataPlaneError(
             "P6008", "Could not connect to the database. Check that it is running and reachable."
         ) from None
     except psycopg.errors.QueryCanceled:
-        raise GatewayError(
+        raise DataPlaneError(
             "P6004", "The query took longer than the query timeout and was cancelled."
         ) from None
     except psycopg.errors.ProtocolViolation as error:
         # The server's answer to placeholders and parameters that do not match.
         message = error.diag.message_primary or "placeholders and parameters do not match"
-        raise GatewayError("P6005", f"Invalid query parameters: {message}") from None
+        raise DataPlaneError("P6005", f"Invalid query parameters: {message}") from None
     except psycopg.errors.ReadOnlySqlTransaction:
-        raise GatewayError("P6005", "A cacheStrategy is only allowed on read-only queries.") from None
+        raise DataPlaneError("P6005", "A cacheStrategy is only allowed on read-only queries.") from None
     except psycopg.ProgrammingError as error:
         if error.sqlstate:
             raise _database_error(error) from None
         # Raised by psycopg before sending: placeholders and parameters do not match, etc.
-        raise GatewayError("P6005", f"Invalid query parameters: {error}") from None
+        raise DataPlaneError("P6005", f"Invalid query parameters: {error}") from None
     except psycopg.DataError as error:
         raise _database_error(error) from None
     except psycopg.OperationalError as error:
         if error.sqlstate and not error.sqlstate.startswith(("08", "57P")):
             raise _database_error(error) from None
-        raise GatewayError("P6008", "The connection to the database was lost during the query.") from None
+        raise DataPlaneError("P6008", "The connection to the database was lost during the query.") from None
     except psycopg.Error as error:
         raise _database_error(error) from None
 
 
-def _database_error(error: psycopg.Error) -> GatewayError:
+def _database_error(error: psycopg.Error) -> DataPlaneError:
     diag = error.diag
     message = diag.message_primary or str(error).splitlines()[0]
-    return GatewayError("P2010", f"The database refused the query: {message}", sqlState=error.sqlstate or "")
+    return DataPlaneError(
+        "P2010", f"The database refused the query: {message}", sqlState=error.sqlstate or ""
+    )
 
 
 async def _stream(cursor: StreamingCursor, sql: str, params: list[Any], max_bytes: int) -> tuple[bytes, int]:
@@ -142,7 +144,7 @@ async def _stream(cursor: StreamingCursor, sql: str, params: list[Any], max_byte
             ).encode()
             size += len(chunk) + 1
             if size > max_bytes:
-                raise GatewayError(
+                raise DataPlaneError(
                     "P6009", f"The response is larger than the response size limit ({max_bytes:,} bytes)."
                 )
             parts.append(chunk)

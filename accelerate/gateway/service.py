@@ -12,8 +12,8 @@ from django.conf import settings
 from accelerate.gateway.app import Gateway
 from accelerate.gateway.cache import DegradingQueryCache, LocalQueryCache, QueryCache, RedisQueryCache
 from accelerate.gateway.targets import TargetDirectory
-from console.metering import Meter
-from console.ratelimit import TokenBuckets
+from dataplane.limits import TokenBuckets
+from usage.metering import Meter
 
 log = logging.getLogger("accelerate.gateway")
 

@@ -18,17 +18,16 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from accelerate.gateway.app import Target
-from accelerate.gateway.errors import GatewayError
 from accelerate.selectors import accelerate_gateway_config
-from console.encryption import DecryptionError
+from dataplane.errors import DataPlaneError
+from dataplane.keys import INVALID_KEY
 from projects.services import aapi_key_authenticate
+from userdb.encryption import DecryptionError
 
 log = logging.getLogger("accelerate.gateway")
 
-INVALID_KEY = "The API key is not valid: it is malformed, expired or deleted."
 
-
-def _load(project_id: uuid.UUID, organization_id: int) -> Target | GatewayError:
+def _load(project_id: uuid.UUID, organization_id: int) -> Target | DataPlaneError:
     try:
         config = accelerate_gateway_config(project_id=project_id)
     except DecryptionError:
@@ -36,15 +35,15 @@ def _load(project_id: uuid.UUID, organization_id: int) -> Target | GatewayError:
             "project=%s: the stored connection string cannot be decrypted with SECRET_ENCRYPTION_KEYS",
             project_id,
         )
-        return GatewayError(
+        return DataPlaneError(
             "P6000", "The project's stored configuration cannot be read; an operator must fix it."
         )
     if config is None:
-        return GatewayError(
+        return DataPlaneError(
             "P6001", "Accelerate is not configured for this project: configure it in the console."
         )
     if not config.enabled:
-        return GatewayError("P6010", "Accelerate is disabled for this project: enable it in the console.")
+        return DataPlaneError("P6010", "Accelerate is disabled for this project: enable it in the console.")
     return Target(
         project_id=str(project_id),
         organization_id=organization_id,
@@ -61,20 +60,20 @@ class TargetDirectory:
     def __init__(self, *, ttl: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl = settings.GATEWAY_CONFIG_TTL if ttl is None else ttl
         self.clock = clock
-        self._entries: dict[uuid.UUID, tuple[float, int, Target | GatewayError]] = {}
+        self._entries: dict[uuid.UUID, tuple[float, int, Target | DataPlaneError]] = {}
 
     async def resolve(self, raw_key: str) -> Target:
-        """The key's project's target; GatewayError P6002 / P6001 / P6010 otherwise."""
+        """The key's project's target; DataPlaneError P6002 / P6001 / P6010 otherwise."""
         api_key = await aapi_key_authenticate(raw_key)
         if api_key is None:
-            raise GatewayError("P6002", INVALID_KEY)
+            raise DataPlaneError("P6002", INVALID_KEY)
         project = api_key.project
         result = await self.lookup(project.pk, project.organization_id)
-        if isinstance(result, GatewayError):
+        if isinstance(result, DataPlaneError):
             raise result
         return result
 
-    async def lookup(self, project_id: uuid.UUID, organization_id: int) -> Target | GatewayError:
+    async def lookup(self, project_id: uuid.UUID, organization_id: int) -> Target | DataPlaneError:
         entry = self._entries.get(project_id)
         if entry is None or self.clock() - entry[0] >= self.ttl:
             entry = (self.clock(), organization_id, await sync_to_async(_load)(project_id, organization_id))
@@ -88,6 +87,6 @@ class TargetDirectory:
             key = uuid.UUID(project_id)
             entry = self._entries.get(key)
             organization_id = entry[1] if entry else 0
-            if isinstance(await self.lookup(key, organization_id), GatewayError):
+            if isinstance(await self.lookup(key, organization_id), DataPlaneError):
                 gone.append(project_id)
         return gone

@@ -5,7 +5,7 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
-import console.encryption
+import userdb.encryption
 
 
 class Migration(migrations.Migration):
@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
                         auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
                     ),
                 ),
-                ("connection_string", console.encryption.EncryptedTextField()),
+                ("connection_string", userdb.encryption.EncryptedTextField()),
                 ("database_display", models.CharField(max_length=600)),
                 (
                     "server_version",

@@ -1,9 +1,9 @@
 """What the failure drills share: throwaway servers, the console as a real process, and a load loop.
 
 Everything runs on loopback, in temporary folders, and is stopped afterwards: a throwaway
-PostgreSQL cluster (console/embedded_pg.py on a temporary data folder, restartable on the
+PostgreSQL cluster (devtools/embedded_pg.py on a temporary data folder, restartable on the
 same port), a throwaway Redis (tests/redis_server.py), and the console itself under uvicorn
-(`console.asgi`, the production entry point) in production mode (`DATABASE_URL` set).
+(`config.asgi`, the production entry point) in production mode (`DATABASE_URL` set).
 """
 
 from __future__ import annotations
@@ -50,12 +50,12 @@ class ThrowawayPostgres:
         self.port = 0
 
     def start(self) -> None:
-        from console import embedded_pg
+        from devtools import embedded_pg
 
         self.port = embedded_pg.ensure_running(self.data_dir, port=self.port or None).port
 
     def stop(self) -> None:
-        from console import embedded_pg
+        from devtools import embedded_pg
 
         embedded_pg.stop(self.data_dir)
 
@@ -105,7 +105,7 @@ def console_env(*, database_url: str, cache_url: str = "", data_dir: Path, **ext
         ACCELERATE_OPEN_ACCESS="true",
         PULSE_OPEN_ACCESS="true",
         CONSOLE_DATA_DIR=str(data_dir),
-        CONSOLE_TESTING="1",  # fast password hashing for the drill's users
+        DJANGO_SETTINGS_MODULE="config.test_settings",  # fast password hashing for the drill's users
         LOG_LEVEL="WARNING",
         PYTHONUNBUFFERED="1",
     )
@@ -140,7 +140,7 @@ def seed(env: dict[str, str], **options: Any) -> dict[str, Any]:
 
 
 class ConsoleServer:
-    """`uvicorn console.asgi:application` in its own process: the console and the data plane."""
+    """`uvicorn config.asgi:application` in its own process: the console and the data plane."""
 
     def __init__(self, env: dict[str, str], log_dir: Path) -> None:
         self.env = env
@@ -156,7 +156,7 @@ class ConsoleServer:
                 sys.executable,
                 "-m",
                 "uvicorn",
-                "console.asgi:application",
+                "config.asgi:application",
                 "--host",
                 "127.0.0.1",
                 "--port",

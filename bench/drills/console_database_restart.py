@@ -1,6 +1,6 @@
 """Drill: the console's own database restarts while people use the console.
 
-A production console process (uvicorn, `console.asgi`) on a throwaway PostgreSQL cluster serves
+A production console process (uvicorn, `config.asgi`) on a throwaway PostgreSQL cluster serves
 signed-in page views from 8 clients; the cluster is stopped (fast shutdown) for 3 s and started
 again on the same port. Passes when every request is answered (none hangs), every answer is
 200 or the console's 503 + Retry-After, and everything is 200 again within 5 s of the database

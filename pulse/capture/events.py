@@ -31,7 +31,6 @@ from psycopg.abc import AdaptContext
 from psycopg.adapt import Transformer
 from psycopg.pq import Format
 
-from console.pgjson import row_encoder
 from pulse.capture.pgoutput import (
     UNCHANGED,
     Begin,
@@ -45,6 +44,7 @@ from pulse.capture.pgoutput import (
     Update,
     decode,
 )
+from userdb.pgjson import row_encoder
 
 Row = dict[str, Any]
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode

@@ -37,13 +37,13 @@ from django.db import close_old_connections, connections
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from console.connection_strings import ConnectionStringError, parse, resolve_allowed_address
-from console.metering import Meter
 from pulse.capture.events import CapturedTransaction, TransactionDecoder
 from pulse.capture.pgoutput import DecodeError, format_lsn, parse_lsn
 from pulse.database import lost
 from pulse.models import PulseConfig, PulseEvent
 from pulse.selectors import CaptureTarget, pulse_capture_targets
+from usage.metering import Meter
+from userdb.connection_strings import ConnectionStringError, parse, resolve_allowed_address
 
 log = logging.getLogger("pulse.worker")
 

@@ -5,7 +5,7 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
-import console.encryption
+import userdb.encryption
 
 
 class Migration(migrations.Migration):
@@ -28,7 +28,7 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("enabled", models.BooleanField(default=False)),
-                ("connection_string", console.encryption.EncryptedTextField(blank=True)),
+                ("connection_string", userdb.encryption.EncryptedTextField(blank=True)),
                 (
                     "database_label",
                     models.CharField(
@@ -92,7 +92,7 @@ class Migration(migrations.Migration):
                     "database_label",
                     models.CharField(help_text="The connection string, redacted.", max_length=300),
                 ),
-                ("connection_string", console.encryption.EncryptedTextField()),
+                ("connection_string", userdb.encryption.EncryptedTextField()),
                 ("since", models.DateTimeField(default=django.utils.timezone.now)),
                 ("last_checked_at", models.DateTimeField(blank=True, null=True)),
                 ("last_error", models.CharField(blank=True, max_length=500)),

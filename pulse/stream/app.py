@@ -23,18 +23,22 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.cache import cache
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from console.metering import Meter
-from console.ratelimit import TokenBuckets
+from dataplane.bodies import parse_json_or_none, read_body
+from dataplane.errors import DataPlaneError, error_response, request_id_of
+from dataplane.keys import INVALID_KEY, api_key_of
+from dataplane.limits import TokenBuckets
+from dataplane.middleware import RequestContext
 from projects.services import aapi_key_authenticate
 from pulse import services
 from pulse.selectors import StreamTarget, pulse_stream_target
-from pulse.stream.errors import StreamError
 from pulse.stream.hub import Hub, Subscriber
+from usage.metering import Meter
 
 log = logging.getLogger("pulse.stream")
 
@@ -43,7 +47,6 @@ NAME = re.compile(r"[A-Za-z0-9_.\-]{1,100}")
 MODEL = re.compile(r"[^\s\x00]{1,127}")
 MAX_BODY_BYTES = 4096
 CANCEL_GRACE_SECONDS = 5.0  # how long an ending stream waits for its tasks to stop
-INVALID_KEY = "The API key is not valid: it is malformed, expired or deleted."
 
 
 class TargetDirectory:
@@ -57,14 +60,14 @@ class TargetDirectory:
     async def resolve(self, raw_key: str) -> StreamTarget:
         api_key = await aapi_key_authenticate(raw_key)
         if api_key is None:
-            raise StreamError("P6002", INVALID_KEY)
+            raise DataPlaneError("P6002", INVALID_KEY)
         project_id = api_key.project.pk
         entry = self._entries.get(project_id)
         if entry is None or self.clock() - entry[0] >= self.ttl:
             entry = (self.clock(), await sync_to_async(pulse_stream_target)(project_id=project_id))
             self._entries[project_id] = entry
         if entry[1] is None:
-            raise StreamError("P6010", "Pulse is not enabled for this project: enable it in the console.")
+            raise DataPlaneError("P6010", "Pulse is not enabled for this project: enable it in the console.")
         return entry[1]
 
 
@@ -93,7 +96,7 @@ class StreamService:
         """Take one of the key's tokens (connecting and acknowledging both cost one): P6003 when
         there is none. Checked before the key is looked up, so a flood costs no database work."""
         if self.limiter is not None and (wait := self.limiter.take(raw_key)):
-            raise StreamError(
+            raise DataPlaneError(
                 "P6003",
                 f"This API key is over its limit of {self.limiter.rate:g} requests a second: "
                 "retry after the number of seconds in Retry-After.",
@@ -104,7 +107,7 @@ class StreamService:
         """The key's identity for ``connection_opened``, if it may open one more stream (P6003 if not)."""
         ident = hashlib.blake2b(raw_key.encode(errors="surrogatepass"), digest_size=16).digest()
         if self.connections_per_key is not None and self._open.get(ident, 0) >= self.connections_per_key:
-            raise StreamError(
+            raise DataPlaneError(
                 "P6003",
                 f"This API key already has {self.connections_per_key} streams open on this server: "
                 "close one, or retry after the number of seconds in Retry-After.",
@@ -131,23 +134,13 @@ class StreamService:
         return max(3 * self.heartbeat, 5.0)
 
 
-def api_key_of(request: Request) -> str:
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    key = request.query_params.get("api_key", "")
-    if key:
-        return key
-    raise StreamError("P6002", "A project API key is required: send `Authorization: Bearer <key>`.")
-
-
 def parse_actions(text: str | None) -> frozenset[str]:
     if text is None or not text.strip():
         return frozenset()
     actions = frozenset(part.strip() for part in text.split(",") if part.strip())
     unknown = sorted(actions - set(ACTIONS))
     if unknown:
-        raise StreamError(
+        raise DataPlaneError(
             "P6005", f"Unknown action(s): {', '.join(unknown)}. Use any of: {', '.join(ACTIONS)}."
         )
     return actions
@@ -155,14 +148,14 @@ def parse_actions(text: str | None) -> frozenset[str]:
 
 def parse_model(text: str | None, target: StreamTarget) -> str:
     if not text:
-        raise StreamError(
+        raise DataPlaneError(
             "P6005",
             "`model` is required: the table to stream (schema.table outside public).",
             **_models(target),
         )
     model = text.removeprefix("public.")
     if not MODEL.fullmatch(model) or (target.models is not None and model not in target.models):
-        raise StreamError("P6005", f"Pulse does not capture a table named {text!r}.", **_models(target))
+        raise DataPlaneError("P6005", f"Pulse does not capture a table named {text!r}.", **_models(target))
     return model
 
 
@@ -172,7 +165,7 @@ def _models(target: StreamTarget) -> dict[str, Any]:
 
 def parse_event_id(text: str, what: str) -> int:
     if not text.isdigit() or len(text) > 18:
-        raise StreamError("P6005", f"{what} must be an event id (a whole number).")
+        raise DataPlaneError("P6005", f"{what} must be an event id (a whole number).")
     return int(text)
 
 
@@ -184,7 +177,7 @@ def lease_key(project_id: uuid.UUID, name: str) -> str:
 async def open_stream(
     service: StreamService, request: Request
 ) -> tuple[Subscriber, str | None, StreamTarget, bytes]:
-    """Check everything and subscribe; StreamError before anything is streamed."""
+    """Check everything and subscribe; DataPlaneError before anything is streamed."""
     raw_key = api_key_of(request)
     service.admit(raw_key)
     ident = service.admit_connection(raw_key)
@@ -193,14 +186,14 @@ async def open_stream(
     actions = parse_actions(request.query_params.get("actions"))
     name = request.query_params.get("name")
     if name is not None and not NAME.fullmatch(name):
-        raise StreamError("P6005", "`name` must be 1 to 100 letters, digits, '.', '_' or '-'.")
+        raise DataPlaneError("P6005", "`name` must be 1 to 100 letters, digits, '.', '_' or '-'.")
     last_event_id = request.headers.get("last-event-id", "").strip()
     after = parse_event_id(last_event_id, "The Last-Event-ID header") if last_event_id else None
     lease = None
     if name is not None:
         lease = secrets.token_hex(8)
         if not await cache.aadd(lease_key(target.project_id, name), lease, timeout=service.lease_seconds):
-            raise StreamError(
+            raise DataPlaneError(
                 "P6011",
                 f"The stream {name!r} is already open on another connection: a named stream is read by one "
                 "connection at a time.",
@@ -254,7 +247,6 @@ class EventStream(Response):
         target: StreamTarget,
         name: str | None,
         lease: str | None,
-        request_id: str,
         ident: bytes,
     ) -> None:
         self.service = service
@@ -266,9 +258,7 @@ class EventStream(Response):
         self.status_code = 200
         self.background = None
         self.ended = False
-        self.init_headers(
-            {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "X-Request-Id": request_id}
-        )
+        self.init_headers({"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         streaming = asyncio.ensure_future(self._stream(send))
@@ -342,69 +332,46 @@ async def _disconnected(receive: Receive) -> None:
             return
 
 
-def error_response(error: StreamError, request_id: str) -> Response:
-    return Response(
-        json.dumps(error.payload(request_id)),
-        status_code=error.status,
-        media_type="application/json",
-        headers={"X-Request-Id": request_id, **error.headers},
-    )
-
-
 async def read_ack(request: Request) -> int:
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise StreamError("P6005", "The request body is too large.")
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        payload = None
+    payload = parse_json_or_none(await read_body(request, limit=MAX_BODY_BYTES))
     event_id = payload.get("id") if isinstance(payload, dict) else None
     if isinstance(event_id, str) and event_id.isdigit():
         event_id = int(event_id)
     if isinstance(event_id, bool) or not isinstance(event_id, int) or not 0 <= event_id < 2**63:
-        raise StreamError("P6005", 'The body must be {"id": N}: the id of the last event processed.')
+        raise DataPlaneError("P6005", 'The body must be {"id": N}: the id of the last event processed.')
     return event_id
 
 
-def build_routes(service: StreamService) -> list[Route]:
+def build_app(service: StreamService) -> ASGIApp:
+    """The SSE protocol (docs/pulse.md), mounted at ``/pulse/v1`` by config/dataplane.py."""
+
     async def stream(request: Request) -> Response:
-        request_id = "req_" + secrets.token_hex(8)
-        try:
-            subscriber, lease, target, ident = await open_stream(service, request)
-        except StreamError as error:
-            return error_response(error, request_id)
-        except Exception:
-            log.exception("stream error request_id=%s", request_id)
-            return error_response(
-                StreamError("P6000", "The stream could not start; the request id identifies it in the logs."),
-                request_id,
-            )
-        return EventStream(
-            service, subscriber, target, request.query_params.get("name"), lease, request_id, ident
-        )
+        subscriber, lease, target, ident = await open_stream(service, request)
+        request.state.log["project"] = target.project_id
+        return EventStream(service, subscriber, target, request.query_params.get("name"), lease, ident)
 
     async def acknowledge(request: Request) -> Response:
-        request_id = "req_" + secrets.token_hex(8)
-        try:
-            raw_key = api_key_of(request)
-            service.admit(raw_key)
-            target = await service.directory.resolve(raw_key)
-            name = request.path_params["name"]
-            if not NAME.fullmatch(name):
-                raise StreamError(
-                    "P6005", "The stream name must be 1 to 100 letters, digits, '.', '_' or '-'."
-                )
-            event_id = await read_ack(request)
-            stream = await sync_to_async(services.pulse_stream_acknowledge)(
-                project_id=target.project_id, name=name, event_id=event_id
+        raw_key = api_key_of(request)
+        service.admit(raw_key)
+        target = await service.directory.resolve(raw_key)
+        request.state.log["project"] = target.project_id
+        name = request.path_params["name"]
+        if not NAME.fullmatch(name):
+            raise DataPlaneError(
+                "P6005", "The stream name must be 1 to 100 letters, digits, '.', '_' or '-'."
             )
-        except StreamError as error:
-            return error_response(error, request_id)
-        body = {"name": name, "acknowledged": stream.acknowledged_id, "requestId": request_id}
-        return Response(json.dumps(body), media_type="application/json", headers={"X-Request-Id": request_id})
+        event_id = await read_ack(request)
+        stream = await sync_to_async(services.pulse_stream_acknowledge)(
+            project_id=target.project_id, name=name, event_id=event_id
+        )
+        body = {"name": name, "acknowledged": stream.acknowledged_id, "requestId": request_id_of(request)}
+        return Response(json.dumps(body), media_type="application/json")
 
-    return [
-        Route("/stream", stream, methods=["GET"]),
-        Route("/streams/{name}/ack", acknowledge, methods=["POST"]),
-    ]
+    app = Starlette(
+        routes=[
+            Route("/stream", stream, methods=["GET"]),
+            Route("/streams/{name}/ack", acknowledge, methods=["POST"]),
+        ],
+        exception_handlers={DataPlaneError: error_response, Exception: error_response},
+    )
+    return RequestContext(app, logger="pulse.stream")

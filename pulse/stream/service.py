@@ -9,11 +9,11 @@ import logging
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from console.metering import Meter
-from console.ratelimit import TokenBuckets
+from dataplane.limits import TokenBuckets
 from pulse.capture.worker import console_connect_kwargs
 from pulse.stream.app import StreamService, TargetDirectory
 from pulse.stream.hub import Hub
+from usage.metering import Meter
 
 log = logging.getLogger("pulse.stream")
 

@@ -19,13 +19,13 @@ from starlette.routing import Mount
 
 from accelerate import services as accelerate_services
 from accelerate.client import AccelerateClient
-from accelerate.gateway.app import Gateway, build_routes
+from accelerate.gateway.app import Gateway, build_app
 from accelerate.gateway.cache import LocalQueryCache
 from accelerate.gateway.targets import TargetDirectory
 from console.audit import Actor
-from console.metering import Meter
 from projects import services as project_services
 from tests.factories import MembershipFactory, ProjectFactory
+from usage.metering import Meter
 
 
 class FakeClock:
@@ -67,7 +67,7 @@ def gateway_server(transactional_db):
         region="test-region",
         meter=Meter("accelerate"),
     )
-    app = Starlette(routes=[Mount("/accelerate/v1", routes=build_routes(gateway))])
+    app = Starlette(routes=[Mount("/accelerate/v1", app=build_app(gateway))])
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")

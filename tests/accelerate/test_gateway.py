@@ -18,10 +18,10 @@ from accelerate import services as accelerate_services
 from accelerate.client import AccelerateClient, AccelerateError
 from accelerate.gateway import query as gateway_query
 from console.audit import Actor
-from console.models import UsageCounter
 from projects import services as project_services
 from projects.models import ApiKey
 from tests.factories import ProjectFactory
+from usage.models import UsageCounter
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -389,11 +389,11 @@ def test_two_gateway_processes_share_the_redis_cache_and_its_invalidation(items)
     from starlette.routing import Mount
     from starlette.testclient import TestClient
 
-    from accelerate.gateway.app import Gateway, build_routes
+    from accelerate.gateway.app import Gateway, build_app
     from accelerate.gateway.cache import RedisQueryCache
     from accelerate.gateway.targets import TargetDirectory
-    from console.metering import Meter
     from tests.accelerate.test_cache import REDIS_URL, redis_available
+    from usage.metering import Meter
 
     if not redis_available():
         message = f"Redis is not reachable at {REDIS_URL}"
@@ -409,7 +409,7 @@ def test_two_gateway_processes_share_the_redis_cache_and_its_invalidation(items)
             region="test",
             meter=Meter("accelerate"),
         )
-        return TestClient(Starlette(routes=[Mount("/accelerate/v1", routes=build_routes(gateway))]))
+        return TestClient(Starlette(routes=[Mount("/accelerate/v1", app=build_app(gateway))]))
 
     headers = {"Authorization": f"Bearer {items.key}"}
     body = {"query": "SELECT count(*) AS n FROM items", "cacheStrategy": {"ttl": 60, "tags": ["items"]}}
@@ -437,7 +437,7 @@ def test_a_database_that_goes_down_answers_p6008_at_once_and_the_gateway_recover
     gateway_server, tmp_path, database_url
 ):
     """A user's database on a server of its own, stopped and started again under the gateway."""
-    from console import embedded_pg
+    from devtools import embedded_pg
 
     server = embedded_pg.ensure_running(tmp_path / "userdb")
     try:

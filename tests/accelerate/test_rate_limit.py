@@ -8,7 +8,7 @@ import json
 import pytest
 
 from accelerate.gateway.service import build_gateway
-from console.ratelimit import TokenBuckets
+from dataplane.limits import TokenBuckets
 from tests.accelerate.test_gateway import post
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -9,8 +9,8 @@ from django.db import connection
 from accelerate import selectors, services
 from accelerate.models import AccelerateConfig
 from console.audit import Actor
-from console.encryption import DecryptionError
 from console.models import AuditEvent
+from userdb.encryption import DecryptionError
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from console.ratelimit import RateLimited, TokenBuckets, rate_limit_consume
+from console.ratelimit import RateLimited, rate_limit_consume
+from dataplane.limits import TokenBuckets
 from projects.models import ApiKey
 
 pytestmark = pytest.mark.django_db

@@ -9,8 +9,8 @@ from playwright.sync_api import expect
 
 from accelerate.services import accelerate_configure
 from console.audit import Actor
-from console.metering import Meter
 from tests.factories import MembershipFactory, ProjectFactory
+from usage.metering import Meter
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -82,7 +82,7 @@ def test_a_deleted_key_is_refused_by_another_process_within_a_second(project, sh
     db = connection.settings_dict
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "console.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
         "DATABASE_URL": f"postgresql://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "SECRET_KEY": "test-" + uuid.uuid4().hex * 2,
         "SECRET_ENCRYPTION_KEYS": Fernet.generate_key().decode(),

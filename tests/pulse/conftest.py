@@ -189,11 +189,11 @@ def stream_server(transactional_db) -> Iterator[RunningStreams]:
     from starlette.applications import Starlette
     from starlette.routing import Mount
 
-    from console.metering import Meter
     from pulse.capture.worker import console_connect_kwargs
     from pulse.stream import service as stream_service
-    from pulse.stream.app import StreamService, TargetDirectory, build_routes
+    from pulse.stream.app import StreamService, TargetDirectory, build_app
     from pulse.stream.hub import Hub
+    from usage.metering import Meter
 
     service = StreamService(
         hub=Hub(console_connect_kwargs),
@@ -201,7 +201,7 @@ def stream_server(transactional_db) -> Iterator[RunningStreams]:
         meter=Meter("pulse"),
         heartbeat=0.5,
     )
-    app = Starlette(routes=[Mount("/pulse/v1", routes=build_routes(service))])
+    app = Starlette(routes=[Mount("/pulse/v1", app=build_app(service))])
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

@@ -10,7 +10,6 @@ import psycopg
 import pytest
 
 from console.audit import Actor
-from console.encryption import decrypt
 from console.models import AuditEvent
 from console.services import organization_delete
 from projects.services import project_delete
@@ -24,6 +23,7 @@ from pulse.services import (
 )
 from tests.factories import ProjectFactory
 from tests.pulse.conftest import publication_names, run_sql, slot_names
+from userdb.encryption import decrypt
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

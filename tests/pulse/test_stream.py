@@ -18,7 +18,6 @@ import pytest
 from django.core.cache import cache
 
 from console.audit import Actor
-from console.models import UsageCounter
 from projects.services import api_key_create
 from pulse.client import PulseStreamError, stream
 from pulse.models import PulseStream
@@ -26,6 +25,7 @@ from pulse.stream.app import lease_key
 from tests.factories import ProjectFactory
 from tests.pulse.capture_helpers import enable, events, running_worker, wait_for
 from tests.pulse.conftest import TcpProxy, run_sql
+from usage.models import UsageCounter
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

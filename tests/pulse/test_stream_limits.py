@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from console.ratelimit import TokenBuckets
+from dataplane.limits import TokenBuckets
 from pulse.stream.service import build_stream_service
 from tests.pulse import test_stream
 from tests.pulse.test_stream import RawStream, ack

@@ -32,7 +32,7 @@ def start_worker() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
     db = connection.settings_dict
     base = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "console.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
         "DATABASE_URL": f"postgresql://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "SECRET_KEY": settings.SECRET_KEY,
         "SECRET_ENCRYPTION_KEYS": ",".join(settings.SECRET_ENCRYPTION_KEYS),

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from console.encryption import DecryptionError, encrypted_fields, secrets_reencrypt
+from userdb.encryption import DecryptionError, encrypted_fields, secrets_reencrypt
 
 
 class Command(BaseCommand):

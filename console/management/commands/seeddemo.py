@@ -8,9 +8,9 @@ from django.apps import apps
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from console import devsecrets
 from console.audit import Actor
 from console.demo import demo_seed_core
+from devtools import devsecrets
 
 
 class Command(BaseCommand):

@@ -6,10 +6,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from console.audit import Actor
-from console.regions import region_choices
 from projects.models import Project
 from pulse.readiness import Status
 from pulse.services import PulseError, pulse_enable, pulse_tables_clean
+from userdb.regions import region_choices
 
 
 class Command(BaseCommand):
