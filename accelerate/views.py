@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -20,23 +21,15 @@ from console.access import product_access_granted, product_access_request, produ
 from console.audit import Actor
 from console.http import AuthenticatedRequest
 from console.models import Membership
-from console.permissions import Action, can, require
+from console.permissions import Action, can
 from console.ratelimit import RateLimited, rate_limit_consume
+from console.view_helpers import modal_done
 from projects.models import Project
-from projects.selectors import project_for_user
+from projects.view_helpers import project_context, project_scope
 from userdb.connection_strings import InvalidConnectionString, parse
 from userdb.regions import region_name, region_recommend
 
 PRODUCT = services.PRODUCT
-
-
-def _base_context(membership: Membership, project: Project) -> dict[str, Any]:
-    return {
-        "membership": membership,
-        "organization": membership.organization,
-        "project": project,
-        "tab": "accelerate",
-    }
 
 
 def _configured(project: Project) -> AccelerateConfig:
@@ -57,7 +50,11 @@ def _render_tab(
     has_access = config is not None or product_access_granted(
         organization=project.organization, product=PRODUCT
     )
-    context = {**_base_context(membership, project), "config": config, "has_access": has_access}
+    context = {
+        **project_context(membership, project, tab="accelerate"),
+        "config": config,
+        "has_access": has_access,
+    }
     if config is not None:
         host = selectors.accelerate_public_host(request=request)
         context.update(
@@ -81,9 +78,7 @@ def _render_tab(
 def accelerate_tab(
     request: AuthenticatedRequest, organization_slug: str, project_id: uuid.UUID
 ) -> HttpResponse:
-    membership, project = project_for_user(
-        user=request.user, organization_slug=organization_slug, project_id=project_id
-    )
+    membership, project = project_scope(request, organization_slug, project_id)
     return _render_tab(request, membership, project)
 
 
@@ -106,10 +101,9 @@ def accelerate_configure(
     request: AuthenticatedRequest, organization_slug: str, project_id: uuid.UUID
 ) -> HttpResponse:
     """Configure Accelerate: the tab's form posts here; errors come back on the tab with the input kept."""
-    membership, project = project_for_user(
-        user=request.user, organization_slug=organization_slug, project_id=project_id
+    membership, project = project_scope(
+        request, organization_slug, project_id, action=Action.CONFIGURE_PRODUCTS
     )
-    require(membership, Action.CONFIGURE_PRODUCTS)
     if selectors.accelerate_config_for_project(project=project) is not None:
         return redirect("accelerate:edit", organization_slug=organization_slug, project_id=project_id)
     form = AccelerateConfigForm(request.POST)
@@ -140,10 +134,9 @@ def accelerate_edit(
     request: AuthenticatedRequest, organization_slug: str, project_id: uuid.UUID
 ) -> HttpResponse:
     """Change the database, region or limits; an empty connection string keeps the current database."""
-    membership, project = project_for_user(
-        user=request.user, organization_slug=organization_slug, project_id=project_id
+    membership, project = project_scope(
+        request, organization_slug, project_id, action=Action.CONFIGURE_PRODUCTS
     )
-    require(membership, Action.CONFIGURE_PRODUCTS)
     config = _configured(project)
     initial = {
         "region": config.region,
@@ -163,7 +156,11 @@ def accelerate_edit(
                 )
             except RateLimited as limited:
                 form.add_error(None, limited.message)
-                context = {**_base_context(membership, project), "config": config, "form": form}
+                context = {
+                    **project_context(membership, project, tab="accelerate"),
+                    "config": config,
+                    "form": form,
+                }
                 return limited.respond(render(request, "accelerate/edit.html", context))
             except ValidationError as error:
                 form.add_error(None, error)
@@ -175,7 +172,7 @@ def accelerate_edit(
     return render(
         request,
         "accelerate/edit.html",
-        {**_base_context(membership, project), "config": config, "form": form},
+        {**project_context(membership, project, tab="accelerate"), "config": config, "form": form},
     )
 
 
@@ -186,10 +183,9 @@ def accelerate_region(
     request: AuthenticatedRequest, organization_slug: str, project_id: uuid.UUID
 ) -> HttpResponse:
     """htmx: the region field, preselecting the region the typed host name reveals, and saying why."""
-    membership, project = project_for_user(
-        user=request.user, organization_slug=organization_slug, project_id=project_id
+    membership, project = project_scope(
+        request, organization_slug, project_id, action=Action.CONFIGURE_PRODUCTS
     )
-    require(membership, Action.CONFIGURE_PRODUCTS)
     editing = request.POST.get("editing") == "1"
     try:
         recommendation = region_recommend(parse(request.POST.get("connection_string", "")).host)
@@ -202,7 +198,11 @@ def accelerate_region(
     return render(
         request,
         "accelerate/_config_form.html#region-field",
-        {**_base_context(membership, project), "form": form, "recommendation": recommendation},
+        {
+            **project_context(membership, project, tab="accelerate"),
+            "form": form,
+            "recommendation": recommendation,
+        },
     )
 
 
@@ -212,17 +212,21 @@ def accelerate_disable(
     request: AuthenticatedRequest, organization_slug: str, project_id: uuid.UUID
 ) -> HttpResponse:
     """GET: the confirmation dialog; POST: disable (the settings are kept for re-enabling)."""
-    membership, project = project_for_user(
-        user=request.user, organization_slug=organization_slug, project_id=project_id
+    membership, project = project_scope(
+        request, organization_slug, project_id, action=Action.CONFIGURE_PRODUCTS
     )
-    require(membership, Action.CONFIGURE_PRODUCTS)
     config = _configured(project)
     if request.method == "POST":
         services.accelerate_disable(config=config, actor=Actor.from_request(request))
-        messages.success(request, "Accelerate is disabled. Its settings are kept if you enable it again.")
-        return redirect("accelerate:tab", organization_slug=organization_slug, project_id=project_id)
+        return modal_done(
+            request,
+            reverse("accelerate:tab", args=[organization_slug, project_id]),
+            "Accelerate is disabled. Its settings are kept if you enable it again.",
+        )
     return render(
-        request, "accelerate/disable.html", {**_base_context(membership, project), "config": config}
+        request,
+        "accelerate/disable.html",
+        {**project_context(membership, project, tab="accelerate"), "config": config},
     )
 
 
@@ -231,10 +235,9 @@ def accelerate_disable(
 def accelerate_enable(
     request: AuthenticatedRequest, organization_slug: str, project_id: uuid.UUID
 ) -> HttpResponse:
-    membership, project = project_for_user(
-        user=request.user, organization_slug=organization_slug, project_id=project_id
+    membership, project = project_scope(
+        request, organization_slug, project_id, action=Action.CONFIGURE_PRODUCTS
     )
-    require(membership, Action.CONFIGURE_PRODUCTS)
     services.accelerate_enable(config=_configured(project), actor=Actor.from_request(request))
     messages.success(request, "Accelerate is enabled again with its previous settings.")
     return redirect("accelerate:tab", organization_slug=organization_slug, project_id=project_id)
@@ -245,10 +248,9 @@ def accelerate_enable(
 def accelerate_request_access(
     request: AuthenticatedRequest, organization_slug: str, project_id: uuid.UUID
 ) -> HttpResponse:
-    membership, project = project_for_user(
-        user=request.user, organization_slug=organization_slug, project_id=project_id
+    membership, project = project_scope(
+        request, organization_slug, project_id, action=Action.CONFIGURE_PRODUCTS
     )
-    require(membership, Action.CONFIGURE_PRODUCTS)
     product_access_request(
         organization=project.organization, product=PRODUCT, actor=Actor.from_request(request)
     )

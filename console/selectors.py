@@ -162,3 +162,14 @@ def audit_filter_choices(*, organization: Organization) -> tuple[list[str], list
     actions = list(events.order_by("action").values_list("action", flat=True).distinct())
     actors = list(events.order_by("actor_label").values_list("actor_label", flat=True).distinct())
     return actions, actors
+
+
+def organization_get(*, slug: str) -> Organization | None:
+    """The organization with this slug, for operators' commands (no tenant scoping: an operator
+    sees every organization; views use ``membership_for_user``)."""
+    return Organization.objects.filter(slug=slug).first()
+
+
+def user_get_by_email(*, email: str) -> User | None:
+    """The account with this email (case-insensitive), for operators' commands."""
+    return User.objects.filter(email__iexact=email.strip()).first()

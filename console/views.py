@@ -3,7 +3,6 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -11,14 +10,14 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
-from django_htmx.http import HttpResponseClientRedirect
 
 from console import selectors, services
 from console.audit import Actor
 from console.forms import OrganizationCreateForm, OrganizationDeleteForm, OrganizationRenameForm
 from console.http import AuthenticatedRequest
 from console.models import Membership
-from console.permissions import Action, require
+from console.permissions import Action
+from console.view_helpers import form_errors_add, modal_done, organization_scope, page_context
 
 LAST_ORGANIZATION_SESSION_KEY = "organization"
 
@@ -60,10 +59,10 @@ def organization_create(request: AuthenticatedRequest) -> HttpResponse:
 @login_required
 def organization_settings(request: AuthenticatedRequest, organization_slug: str) -> HttpResponse:
     """Settings › General: the name (admins rename it), leaving, and deletion for owners."""
-    membership = selectors.membership_for_user(user=request.user, organization_slug=organization_slug)
+    membership = organization_scope(
+        request, organization_slug, action=Action.MANAGE_ORGANIZATION if request.method == "POST" else None
+    )
     organization = membership.organization
-    if request.method == "POST":
-        require(membership, Action.MANAGE_ORGANIZATION)
     form = OrganizationRenameForm(request.POST or None, initial={"name": organization.name})
     if request.method == "POST" and form.is_valid():
         try:
@@ -90,8 +89,7 @@ def organization_settings(request: AuthenticatedRequest, organization_slug: str)
 @login_required
 def organization_delete(request: AuthenticatedRequest, organization_slug: str) -> HttpResponse:
     """The typed-name confirmation (a dialog, or a page without JavaScript), then the deletion."""
-    membership = selectors.membership_for_user(user=request.user, organization_slug=organization_slug)
-    require(membership, Action.DELETE_ORGANIZATION)
+    membership = organization_scope(request, organization_slug, action=Action.DELETE_ORGANIZATION)
     organization = membership.organization
     form = OrganizationDeleteForm(request.POST or None, organization_name=organization.name)
     if request.method == "POST" and form.is_valid():
@@ -109,7 +107,7 @@ def organization_delete(request: AuthenticatedRequest, organization_slug: str) -
             messages.success(request, f"Organization “{name}” and everything in it was deleted.")
             for leftover in leftovers:
                 messages.warning(request, leftover)
-            return redirect_after_modal(request, reverse("home"))
+            return modal_done(request, reverse("home"))
     return render(
         request,
         "console/organization_delete.html",
@@ -121,8 +119,7 @@ def organization_delete(request: AuthenticatedRequest, organization_slug: str) -
 @login_required
 def organization_audit_log(request: AuthenticatedRequest, organization_slug: str) -> HttpResponse:
     """Settings › Audit log: newest first, filtered by action and actor, one keyset page at a time."""
-    membership = selectors.membership_for_user(user=request.user, organization_slug=organization_slug)
-    require(membership, Action.VIEW_AUDIT_LOG)
+    membership = organization_scope(request, organization_slug, action=Action.VIEW_AUDIT_LOG)
     organization = membership.organization
     # Filters come from the address bar: PostgreSQL text cannot hold NUL, so it is dropped.
     action = request.GET.get("action", "").replace("\x00", "")
@@ -150,25 +147,4 @@ def organization_audit_log(request: AuthenticatedRequest, organization_slug: str
 
 def settings_context(membership: Membership, tab: str) -> dict[str, Any]:
     """What every Settings page shows: the sidebar's section and which sub-tab is current."""
-    return {
-        "membership": membership,
-        "organization": membership.organization,
-        "section": "settings",
-        "tab": tab,
-    }
-
-
-def form_errors_add(form: forms.Form, error: ValidationError) -> None:
-    """Show a service's ValidationError on the form: on its field when the form has one."""
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error)
-        return
-    for field, errors in error.message_dict.items():
-        form.add_error(field if field in form.fields else None, errors)
-
-
-def redirect_after_modal(request: AuthenticatedRequest, url: str) -> HttpResponse:
-    """After a form in a dialog succeeds: htmx reloads the page at ``url``; without JS, a redirect."""
-    if request.htmx:
-        return HttpResponseClientRedirect(url)
-    return redirect(url)
+    return page_context(membership, section="settings", tab=tab)

@@ -19,14 +19,10 @@ from console.audit import Actor, client_ip
 from console.forms import InvitationForm, MemberRoleForm, OpenSignUpForm, SignUpForm
 from console.http import AuthenticatedRequest, HtmxHttpRequest
 from console.models import Invitation, User
-from console.permissions import Action, require
+from console.permissions import Action
 from console.ratelimit import RateLimited, rate_limit_consume
-from console.views import (
-    LAST_ORGANIZATION_SESSION_KEY,
-    form_errors_add,
-    redirect_after_modal,
-    settings_context,
-)
+from console.view_helpers import form_errors_add, modal_done, organization_scope
+from console.views import LAST_ORGANIZATION_SESSION_KEY, settings_context
 
 # Logging in a user just created: the model backend is the only one configured.
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -36,7 +32,7 @@ MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 @login_required
 def organization_members(request: AuthenticatedRequest, organization_slug: str) -> HttpResponse:
     """Settings › Members: everyone's role (editable by admins), and pending invitations."""
-    membership = selectors.membership_for_user(user=request.user, organization_slug=organization_slug)
+    membership = organization_scope(request, organization_slug)
     organization = membership.organization
     can_manage = permissions.can(membership, Action.MANAGE_MEMBERS)
     context = {
@@ -59,8 +55,7 @@ def organization_members(request: AuthenticatedRequest, organization_slug: str) 
 def member_role_change(
     request: AuthenticatedRequest, organization_slug: str, membership_id: int
 ) -> HttpResponse:
-    membership = selectors.membership_for_user(user=request.user, organization_slug=organization_slug)
-    require(membership, Action.MANAGE_MEMBERS)
+    membership = organization_scope(request, organization_slug, action=Action.MANAGE_MEMBERS)
     target = selectors.organization_member(organization=membership.organization, membership_id=membership_id)
     form = MemberRoleForm(request.POST)
     if not form.is_valid():
@@ -83,8 +78,7 @@ def member_role_change(
 @require_http_methods(["GET", "POST"])
 @login_required
 def member_remove(request: AuthenticatedRequest, organization_slug: str, membership_id: int) -> HttpResponse:
-    membership = selectors.membership_for_user(user=request.user, organization_slug=organization_slug)
-    require(membership, Action.MANAGE_MEMBERS)
+    membership = organization_scope(request, organization_slug, action=Action.MANAGE_MEMBERS)
     target = selectors.organization_member(organization=membership.organization, membership_id=membership_id)
     permissions.require_manage_member(membership, target)
     error = ""
@@ -94,10 +88,10 @@ def member_remove(request: AuthenticatedRequest, organization_slug: str, members
         except ValidationError as refused:
             error = " ".join(refused.messages)
         else:
-            messages.success(request, f"{target.user.email} was removed from {membership.organization.name}.")
+            removed = f"{target.user.email} was removed from {membership.organization.name}."
             if target.pk == membership.pk:
-                return redirect_after_modal(request, reverse("home"))
-            return redirect_after_modal(request, reverse("organization_members", args=[organization_slug]))
+                return modal_done(request, reverse("home"), removed)
+            return modal_done(request, reverse("organization_members", args=[organization_slug]), removed)
     return render(
         request,
         "console/member_remove.html",
@@ -109,7 +103,7 @@ def member_remove(request: AuthenticatedRequest, organization_slug: str, members
 @login_required
 def organization_leave(request: AuthenticatedRequest, organization_slug: str) -> HttpResponse:
     """Any member may leave, except the last owner."""
-    membership = selectors.membership_for_user(user=request.user, organization_slug=organization_slug)
+    membership = organization_scope(request, organization_slug)
     error = ""
     if request.method == "POST":
         try:
@@ -118,8 +112,7 @@ def organization_leave(request: AuthenticatedRequest, organization_slug: str) ->
             error = " ".join(refused.messages)
         else:
             request.session.pop(LAST_ORGANIZATION_SESSION_KEY, None)
-            messages.success(request, f"You left {membership.organization.name}.")
-            return redirect_after_modal(request, reverse("home"))
+            return modal_done(request, reverse("home"), f"You left {membership.organization.name}.")
     return render(
         request,
         "console/organization_leave.html",
@@ -131,8 +124,7 @@ def organization_leave(request: AuthenticatedRequest, organization_slug: str) ->
 @login_required
 def invitation_create(request: AuthenticatedRequest, organization_slug: str) -> HttpResponse:
     """Invite by email with a role; the link is shown once, here, and emailed."""
-    membership = selectors.membership_for_user(user=request.user, organization_slug=organization_slug)
-    require(membership, Action.MANAGE_MEMBERS)
+    membership = organization_scope(request, organization_slug, action=Action.MANAGE_MEMBERS)
     organization = membership.organization
     form = InvitationForm(request.POST or None, roles=permissions.assignable_roles(membership))
     if request.method == "POST" and form.is_valid():
@@ -170,8 +162,7 @@ def invitation_create(request: AuthenticatedRequest, organization_slug: str) -> 
 def invitation_revoke(
     request: AuthenticatedRequest, organization_slug: str, invitation_id: int
 ) -> HttpResponse:
-    membership = selectors.membership_for_user(user=request.user, organization_slug=organization_slug)
-    require(membership, Action.MANAGE_MEMBERS)
+    membership = organization_scope(request, organization_slug, action=Action.MANAGE_MEMBERS)
     invitation = selectors.organization_invitation(
         organization=membership.organization, invitation_id=invitation_id
     )

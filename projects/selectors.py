@@ -82,3 +82,13 @@ def organization_projects(*, organization: Organization) -> QuerySet[Project]:
         "accelerate_config", "pulse_config"
     )
     return projects.order_by("name", "created")
+
+
+def project_get(*, project_id: str | uuid.UUID) -> Project | None:
+    """The project with this id (text that is not a UUID finds none), for operators' commands (no
+    tenant scoping: views use ``project_for_user``)."""
+    try:
+        key = project_id if isinstance(project_id, uuid.UUID) else uuid.UUID(str(project_id))
+    except ValueError:
+        return None
+    return Project.objects.select_related("organization").filter(pk=key).first()

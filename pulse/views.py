@@ -10,16 +10,16 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
 from console.access import product_access_request
 from console.audit import Actor
 from console.http import AuthenticatedRequest
 from console.models import Membership
-from console.permissions import Action, require
+from console.permissions import Action
 from console.ratelimit import RateLimited, rate_limit_consume
+from console.view_helpers import modal_done
 from projects.models import Project
-from projects.selectors import project_for_user
+from projects.view_helpers import project_context, project_scope
 from pulse import selectors, services
 from pulse.forms import PulseDatabaseForm, PulseEnableForm
 from pulse.models import PulseLeftoverSlot
@@ -31,28 +31,21 @@ from userdb.regions import region_name, region_recommend
 def _context(membership: Membership, project: Project, **extra: Any) -> dict[str, Any]:
     config = selectors.pulse_config_for_project(project=project)
     leftovers = selectors.pulse_leftovers_for_project(project=project)
-    return {
-        "membership": membership,
-        "organization": membership.organization,
-        "project": project,
-        "tab": "pulse",
-        "config": config,
-        "enabled": config is not None and config.enabled,
-        "access": selectors.pulse_access_granted(membership.organization),
-        "leftovers": [(leftover, _drop_sql(leftover)) for leftover in leftovers],
-        "slot_name": services.pulse_slot_name(project),
+    return project_context(
+        membership,
+        project,
+        tab="pulse",
+        config=config,
+        enabled=config is not None and config.enabled,
+        access=selectors.pulse_access_granted(membership.organization),
+        leftovers=[(leftover, _drop_sql(leftover)) for leftover in leftovers],
+        slot_name=services.pulse_slot_name(project),
         **extra,
-    }
+    )
 
 
 def _drop_sql(leftover: PulseLeftoverSlot) -> str:
     return selectors.pulse_drop_sql(slot_name=leftover.slot_name, publication_name=leftover.publication_name)
-
-
-def _project(
-    request: AuthenticatedRequest, organization_slug: str, project_id: uuid.UUID
-) -> tuple[Membership, Project]:
-    return project_for_user(user=request.user, organization_slug=organization_slug, project_id=project_id)
 
 
 def _stream_context(request: AuthenticatedRequest, project: Project) -> dict[str, Any]:
@@ -73,7 +66,7 @@ def _has_api_key(project: Project) -> bool:
 @login_required
 def pulse_tab(request: AuthenticatedRequest, organization_slug: str, project_id: uuid.UUID) -> HttpResponse:
     """The Pulse tab: the wait list, or the two setup sections, or instructions and live status."""
-    membership, project = _project(request, organization_slug, project_id)
+    membership, project = project_scope(request, organization_slug, project_id)
     context = _context(membership, project)
     if context["enabled"]:
         context.update(_stream_context(request, project))
@@ -124,8 +117,9 @@ def _recommendation(form: PulseDatabaseForm) -> str:
 @login_required
 def pulse_check(request: AuthenticatedRequest, organization_slug: str, project_id: uuid.UUID) -> HttpResponse:
     """Run the readiness checklist live ("Check database"); htmx swaps the checklist in place."""
-    membership, project = _project(request, organization_slug, project_id)
-    require(membership, Action.CONFIGURE_PRODUCTS)
+    membership, project = project_scope(
+        request, organization_slug, project_id, action=Action.CONFIGURE_PRODUCTS
+    )
     if not selectors.pulse_access_granted(membership.organization):
         raise Http404("Pulse is not available to this organization yet.")
     form = PulseEnableForm(request.POST)
@@ -163,8 +157,9 @@ def pulse_enable(
     request: AuthenticatedRequest, organization_slug: str, project_id: uuid.UUID
 ) -> HttpResponse:
     """Enable Pulse: check, create the publication and slot, store the configuration."""
-    membership, project = _project(request, organization_slug, project_id)
-    require(membership, Action.CONFIGURE_PRODUCTS)
+    membership, project = project_scope(
+        request, organization_slug, project_id, action=Action.CONFIGURE_PRODUCTS
+    )
     if not selectors.pulse_access_granted(membership.organization):
         raise Http404("Pulse is not available to this organization yet.")
     form = PulseEnableForm(request.POST)
@@ -206,7 +201,7 @@ def pulse_status(
     request: AuthenticatedRequest, organization_slug: str, project_id: uuid.UUID
 ) -> HttpResponse:
     """The slot's live status (replication lag, last capture); the tab polls it."""
-    membership, project = _project(request, organization_slug, project_id)
+    membership, project = project_scope(request, organization_slug, project_id)
     config = selectors.pulse_config_for_project(project=project)
     if not request.htmx or config is None or not config.enabled:
         return redirect("pulse:tab", organization_slug=organization_slug, project_id=project.pk)
@@ -220,7 +215,7 @@ def pulse_events(
     request: AuthenticatedRequest, organization_slug: str, project_id: uuid.UUID
 ) -> HttpResponse:
     """The live tail: the latest captured events; the tab polls it every two seconds."""
-    membership, project = _project(request, organization_slug, project_id)
+    membership, project = project_scope(request, organization_slug, project_id)
     config = selectors.pulse_config_for_project(project=project)
     if not request.htmx or config is None or not config.enabled:
         return redirect("pulse:tab", organization_slug=organization_slug, project_id=project.pk)
@@ -234,7 +229,7 @@ def pulse_settings(
     request: AuthenticatedRequest, organization_slug: str, project_id: uuid.UUID
 ) -> HttpResponse:
     """Pulse → Settings: what is configured, and Disable Pulse."""
-    membership, project = _project(request, organization_slug, project_id)
+    membership, project = project_scope(request, organization_slug, project_id)
     context = _context(membership, project, subtab="settings")
     if not context["enabled"]:
         return redirect("pulse:tab", organization_slug=organization_slug, project_id=project.pk)
@@ -248,17 +243,16 @@ def pulse_disable(
     request: AuthenticatedRequest, organization_slug: str, project_id: uuid.UUID
 ) -> HttpResponse:
     """The Disable Pulse dialog (the SQL to drop the slot and publication), and disabling."""
-    membership, project = _project(request, organization_slug, project_id)
-    require(membership, Action.CONFIGURE_PRODUCTS)
+    membership, project = project_scope(
+        request, organization_slug, project_id, action=Action.CONFIGURE_PRODUCTS
+    )
     config = selectors.pulse_config_for_project(project=project)
     if config is None or not config.enabled:
         return redirect("pulse:tab", organization_slug=organization_slug, project_id=project.pk)
     if request.method == "POST":
         result = services.pulse_disable(project=project, actor=Actor.from_request(request))
-        (messages.success if result.dropped else messages.warning)(request, result.message)
-        if request.htmx:
-            return HttpResponseClientRedirect(_tab_url(organization_slug, project))
-        return redirect("pulse:tab", organization_slug=organization_slug, project_id=project.pk)
+        level = messages.SUCCESS if result.dropped else messages.WARNING
+        return modal_done(request, _tab_url(organization_slug, project), result.message, level=level)
     context = _context(
         membership,
         project,
@@ -280,8 +274,9 @@ def pulse_leftovers_check(
 ) -> HttpResponse:
     """ "Check again" (also run when the tab opens): drop the project's leftover slots if the database
     answers, or confirm they are gone."""
-    membership, project = _project(request, organization_slug, project_id)
-    require(membership, Action.CONFIGURE_PRODUCTS)
+    membership, project = project_scope(
+        request, organization_slug, project_id, action=Action.CONFIGURE_PRODUCTS
+    )
     actor = Actor.from_request(request)
     for leftover in selectors.pulse_leftovers_for_project(project=project):
         gone = services.pulse_leftover_recheck(leftover=leftover, actor=actor)
@@ -306,8 +301,9 @@ def pulse_waitlist_join(
     request: AuthenticatedRequest, organization_slug: str, project_id: uuid.UUID
 ) -> HttpResponse:
     """Join the Pulse wait list for the organization."""
-    membership, project = _project(request, organization_slug, project_id)
-    require(membership, Action.CONFIGURE_PRODUCTS)
+    membership, project = project_scope(
+        request, organization_slug, project_id, action=Action.CONFIGURE_PRODUCTS
+    )
     product_access_request(
         organization=membership.organization, product=selectors.PRODUCT, actor=Actor.from_request(request)
     )

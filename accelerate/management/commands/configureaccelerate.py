@@ -6,7 +6,6 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accelerate import services
-from accelerate.management.commands._project import project_by_id
 from accelerate.models import (
     CONNECTION_LIMIT,
     POOL_TIMEOUT_SECONDS,
@@ -14,6 +13,7 @@ from accelerate.models import (
     RESPONSE_SIZE_LIMIT_MB,
 )
 from console.audit import Actor
+from projects.selectors import project_get
 
 
 class Command(BaseCommand):
@@ -32,7 +32,9 @@ class Command(BaseCommand):
         parser.add_argument("--response-size-limit", type=int, default=RESPONSE_SIZE_LIMIT_MB[2], help="MB.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        project = project_by_id(options["project_id"])
+        project = project_get(project_id=options["project_id"])
+        if project is None:
+            raise CommandError(f"No project with the id {options['project_id']}.")
         try:
             config = services.accelerate_configure(
                 project=project,
