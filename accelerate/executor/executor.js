@@ -7,6 +7,7 @@
 // and it serves a read-only variant from the same connections.
 
 import { AsyncLocalStorage } from 'node:async_hooks'
+import net from 'node:net'
 
 import { PrismaPg } from '@prisma/adapter-pg'
 import {
@@ -19,7 +20,11 @@ import pg from 'pg'
 
 import { poolConfig, tlsPlan } from './setup.js'
 
-/** Per HTTP request: the pooled connections it holds, so that they can be cancelled. */
+/**
+ * Per HTTP request: `{clients: Set, cancelled: boolean}`, the pooled connections it holds, so
+ * that they can be cancelled. A connection released by a cancelled request is closed rather than
+ * pooled: a cancel request still in flight must never hit another request's statement.
+ */
 export const requestContext = new AsyncLocalStorage()
 
 export class PoolTimeoutError extends Error {
@@ -86,7 +91,7 @@ class PoolView extends pg.Pool {
       client.release = (error) => {
         context.clients.delete(client)
         client.release = release
-        return release(error)
+        return release(error ?? (context.cancelled ? new Error('released by a cancelled request') : undefined))
       }
     }
     const wanted = this.#readOnly ? 'on' : undefined
@@ -280,13 +285,25 @@ export class Executor {
     return this.#variants.readWrite.transactionManager.rollbackTransaction(transactionId)
   }
 
-  /** Ask the server to cancel whatever the request's connections are running (PostgreSQL CancelRequest). */
+  /**
+   * Ask the server to cancel whatever the request's connections are running: a PostgreSQL
+   * CancelRequest (on a new connection to the same approved address, as libpq sends it), which the
+   * server ignores for a connection that is not running a statement.
+   */
   cancel(context) {
-    for (const client of context?.clients ?? []) {
-      if (!client.activeQuery) continue
-      const canceller = new pg.Client(this.#cancelConfig)
-      canceller.connection.on('error', () => {})
-      canceller.cancel(client, client.activeQuery)
+    if (!context) return
+    context.cancelled = true
+    for (const client of context.clients) {
+      if (client.processID == null || typeof client.secretKey !== 'number') continue
+      const request = Buffer.alloc(16)
+      request.writeInt32BE(16, 0)
+      request.writeInt32BE(80877102, 4) // the CancelRequest code
+      request.writeInt32BE(client.processID, 8)
+      request.writeInt32BE(client.secretKey, 12)
+      const socket = net.connect({ host: this.#cancelConfig.host, port: this.#cancelConfig.port })
+      socket.setNoDelay(true)
+      socket.on('error', () => {})
+      socket.end(request)
     }
   }
 

@@ -456,14 +456,15 @@ let inFlight = 0
 
 const server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
   const started = process.hrtime.bigint()
-  const context = { clients: new Set(), route: undefined, executor: undefined, transaction: undefined }
+  const context = { clients: new Set(), cancelled: false, route: undefined, executor: undefined, transaction: undefined }
   inFlight += 1
   let reason
   let code
   // The gateway went away (its client disconnected): stop the query on the database too.
+  let gone = false
   res.on('close', () => {
     if (!res.writableFinished) {
-      reason ??= 'client-gone'
+      gone = true
       const executor = context.executor && executors.get(context.executor)?.executor
       executor?.cancel(context)
     }
@@ -475,7 +476,7 @@ const server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
     work
       .catch((error) => {
         const answer = errorAnswer(error)
-        reason = answer.reason
+        reason = gone ? 'client-gone' : answer.reason
         code = answer.body.code
         if (answer.status === 500) log({ level: 'error', msg: 'executor error', executor: context.executor, route: context.route, error: error?.stack ?? String(error) })
         if (!res.headersSent && !res.destroyed) {
@@ -484,6 +485,7 @@ const server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
       })
       .finally(() => {
         inFlight -= 1
+        if (gone) reason = 'client-gone'
         // One line per request: never the body, parameters, results or connection details.
         log({
           msg: 'request',
@@ -571,6 +573,13 @@ async function main() {
   log({ level: 'info', msg: 'listening', socket: args.socket, executorVersion: EXECUTOR_VERSION, pid: process.pid })
   process.stdout.write(`listening ${args.socket}\n`)
 }
+
+// Node's own warnings (e.g. a dependency's deprecation notice) become log lines like the others,
+// instead of free text on stderr: removing the default listener stops Node printing them.
+process.removeAllListeners('warning')
+process.on('warning', (warning) => {
+  log({ level: 'warn', msg: 'node warning', warning: warning.name, detail: warning.message })
+})
 
 process.on('unhandledRejection', (error) => {
   log({ level: 'error', msg: 'unhandled rejection', error: error?.stack ?? String(error) })
