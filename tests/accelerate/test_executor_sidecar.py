@@ -721,6 +721,23 @@ def test_sigterm_rolls_back_open_transactions_closes_connections_and_removes_the
     assert run_sql(capture_database, "SELECT count(*) FROM \"User\" WHERE email = 'a-x@b.c'") == [(0,)]
 
 
+def test_a_stale_socket_is_replaced_a_live_one_kept_and_anything_else_left_alone(start_sidecar, socket_dir):
+    crashed = start_sidecar()
+    crashed.stop(signal.SIGKILL)  # no shutdown: the socket file stays behind
+    assert crashed.socket_path.exists()
+    running = start_sidecar()
+    assert running.client.get("/health").status_code == 200
+    with pytest.raises(RuntimeError, match="another process is listening"):
+        ExecutorSidecar(running.socket_path).start()
+    assert running.client.get("/health").status_code == 200
+
+    precious = socket_dir / "precious.sock"
+    precious.write_text("not a socket")
+    with pytest.raises(RuntimeError, match="exists and is not a socket"):
+        ExecutorSidecar(precious).start()
+    assert precious.read_text() == "not a socket"
+
+
 def test_the_sidecar_exits_when_its_parent_goes_away(capture_database, start_sidecar):
     sidecar = start_sidecar()
     assert sidecar.setup("p", setup_body(url_of(capture_database))).status_code == 201
