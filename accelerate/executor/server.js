@@ -40,14 +40,25 @@ const { values: args } = parseArgs({
   },
 })
 
-const IDLE_TIMEOUT_MS = Number(args['idle-timeout']) * 1000
-const GRACE_MS = Number(args.grace) * 1000
-const MAX_BODY_BYTES = Number(args['max-body-bytes'])
-const EXECUTOR_ID = /^[A-Za-z0-9._:-]{1,200}$/
-
 function log(fields) {
   process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...fields })}\n`)
 }
+
+function fail(message) {
+  log({ level: 'error', msg: message })
+  process.exit(2)
+}
+
+function positive(name) {
+  const value = Number(args[name])
+  if (!Number.isFinite(value) || value <= 0) fail(`--${name} must be a positive number, not ${args[name]}`)
+  return value
+}
+
+const IDLE_TIMEOUT_MS = positive('idle-timeout') * 1000
+const GRACE_MS = positive('grace') * 1000
+const MAX_BODY_BYTES = positive('max-body-bytes')
+const EXECUTOR_ID = /^[A-Za-z0-9._:-]{1,200}$/
 
 /** An error the sidecar itself answers: `reason` goes into the body and the Executor-Error header. */
 class SidecarError extends Error {
@@ -344,8 +355,12 @@ function route(method, pathname) {
     if (!match) continue
     pathMatched = true
     if (routeMethod === method) {
-      const [executorId, transactionId] = match.slice(1).map((part) => decodeURIComponent(part))
-      return { name, executorId, transactionId }
+      try {
+        const [executorId, transactionId] = match.slice(1).map((part) => decodeURIComponent(part))
+        return { name, executorId, transactionId }
+      } catch {
+        throw new SidecarError(400, 'invalid-request', 'P6005', 'The path is not validly percent-encoded.')
+      }
     }
   }
   if (pathMatched) throw new SidecarError(405, 'method-not-allowed', 'P6005', `${method} is not allowed on ${pathname}.`)
@@ -504,11 +519,6 @@ const server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
 
 // ---------------------------------------------------------------------------------------------
 // Socket and lifecycle
-
-function fail(message) {
-  log({ level: 'error', msg: message })
-  process.exit(2)
-}
 
 async function removeStaleSocket(path) {
   let stat

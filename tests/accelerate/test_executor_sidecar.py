@@ -433,6 +433,7 @@ def test_bad_requests_get_clear_errors(capture_database, start_sidecar):
             "invalid-request",
         ),
         (sidecar.client.put("/executors/bad%20id", json={}), 400, "invalid-request"),
+        (sidecar.client.get("/executors/%FF/connection-info"), 400, "invalid-request"),
     ]
     for response, status, reason in cases:
         assert (response.status_code, response.headers.get("Executor-Error")) == (status, reason), (
