@@ -37,7 +37,7 @@ node: $(EXECUTOR_STAMP) $(PRISMA_TESTS_STAMP) $(PRISMA_CLIENT_STAMP)
 
 install: $(STAMP) node
 
-run: $(STAMP)
+run: $(STAMP) $(EXECUTOR_STAMP)
 	@$(BIN)/python -m devtools.devserver
 
 test: $(STAMP) node

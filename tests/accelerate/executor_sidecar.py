@@ -3,7 +3,7 @@
 It speaks HTTP/1.1 on a Unix socket; :class:`ExecutorSidecar` starts it the way the gateway will
 (stdin kept open so that it dies with us, stdout's first line says it listens), gives an httpx
 client on the socket, and builds the setup call from a connection string exactly as the gateway
-will: parsed by ``console.connection_strings``, the host resolved and checked by the SSRF guard,
+will: parsed by ``userdb.connection_strings``, the host resolved and checked by the SSRF guard,
 the approved address pinned as ``hostaddr``.
 """
 
@@ -51,7 +51,7 @@ def setup_body(
 
     ``connection`` overrides libpq keywords after the fact (e.g. ``hostaddr`` or ``host``).
     """
-    from console.connection_strings import parse, resolve_allowed_address
+    from userdb.connection_strings import parse, resolve_allowed_address
 
     parsed = parse(url)
     address = resolve_allowed_address(parsed.host, parsed.port, allow_private=True)
