@@ -15,6 +15,7 @@ import datetime as dt
 import logging
 import uuid
 from dataclasses import dataclass
+from functools import partial
 
 import psycopg
 from django.db import connection, transaction
@@ -69,8 +70,7 @@ def pulse_enable(
     """
     region = pulse_region_clean(region)
     tables = pulse_tables_clean(",".join(tables))
-    existing = PulseConfig.objects.filter(project=project).first()
-    if existing is not None and existing.enabled:
+    if PulseConfig.objects.filter(project=project, enabled=True).exists():
         raise PulseError("Pulse is already enabled for this project.")
     try:
         parsed = parse(connection_string)
@@ -216,15 +216,13 @@ def _enable_undo(
     if not created:
         return
 
-    def drop(on: psycopg.Connection[tuple[object, ...]]) -> None:
-        replication_drop(
-            on,
-            slot_name=name,
-            publication_name=name,
-            slot="slot" in created,
-            publication="publication" in created,
-        )
-
+    drop = partial(
+        replication_drop,
+        slot_name=name,
+        publication_name=name,
+        slot="slot" in created,
+        publication="publication" in created,
+    )
     try:
         if connection.closed or connection.broken:
             with user_database(parsed) as fresh:
