@@ -111,7 +111,7 @@ def accelerate_configure(
         try:
             # Configuring connects to the database the user names: limited per user.
             rate_limit_consume(name="database_check", identity=f"user:{request.user.pk}")
-            services.accelerate_configure(
+            services.accelerate_create(
                 project=project, actor=Actor.from_request(request), **_config_arguments(form)
             )
         except RateLimited as limited:
@@ -151,8 +151,8 @@ def accelerate_edit(
             try:
                 if form.cleaned_data["connection_string"]:  # a new database is checked by connecting
                     rate_limit_consume(name="database_check", identity=f"user:{request.user.pk}")
-                services.accelerate_configure(
-                    project=project, actor=Actor.from_request(request), **_config_arguments(form)
+                services.accelerate_update(
+                    config=config, actor=Actor.from_request(request), **_config_arguments(form)
                 )
             except RateLimited as limited:
                 form.add_error(None, limited.message)
