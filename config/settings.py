@@ -162,6 +162,11 @@ LOGOUT_REDIRECT_URL = "login"
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=900)
 
+# The client's address (console/audit.py client_ip): REMOTE_ADDR, unless this names the header
+# the trusted proxies in front set (X-Forwarded-For); then the entry this many from the right.
+TRUSTED_PROXY_HEADER = env.str("TRUSTED_PROXY_HEADER", default="")
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)
+
 # Rate limits (console/ratelimit.py), "count/seconds" per identity, counted in the shared cache:
 # invitation links per client address; database checks (Accelerate configure/edit, Pulse check and
 # enable: each opens a connection to a host the user names) and API key creation per user.
