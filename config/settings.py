@@ -158,9 +158,15 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-# Failed logins: this many per account or per IP within the window lock them for the window.
+# Login throttling (console/throttling.py, docs/security.md): this many failed sign-ins for one
+# account, or from one client address, within the window pause sign-ins to it (from it) for the
+# window. Password checks (Argon2: ~100 MiB each) run at most this many at once per process;
+# a login waits this long for a turn, then is answered 429.
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_FAILURE_ADDRESS_LIMIT = env.int("LOGIN_FAILURE_ADDRESS_LIMIT", default=100)
 LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=900)
+LOGIN_CONCURRENT_HASHES = env.int("LOGIN_CONCURRENT_HASHES", default=4)
+LOGIN_HASH_WAIT_SECONDS = env.float("LOGIN_HASH_WAIT_SECONDS", default=5.0)
 
 # The client's address (console/audit.py client_ip): REMOTE_ADDR, unless this names the header
 # the trusted proxies in front set (X-Forwarded-For); then the entry this many from the right.

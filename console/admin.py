@@ -10,6 +10,7 @@ from django.http import HttpRequest
 
 from console.access import product_access_grant, product_access_granted
 from console.audit import Actor
+from console.forms import ThrottledAdminAuthenticationForm
 from console.models import (
     AuditEvent,
     Invitation,
@@ -20,6 +21,9 @@ from console.models import (
     User,
 )
 from console.products import products_all
+
+# /admin/login/ checks passwords under the console's throttling rule (console/throttling.py).
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 
 @admin.register(User)

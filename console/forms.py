@@ -3,43 +3,51 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 
-from console import services
-from console.audit import client_ip
+from console import throttling
 from console.models import Role
 
 
-class ThrottledAuthenticationForm(AuthenticationForm):
-    """Django's login form, refusing an account or IP after repeated failures for a while."""
+class ThrottledLoginMixin(AuthenticationForm):
+    """A Django login form that checks the password under the throttling rule
+    (``console.throttling``): the console's login form and the admin's both use it, so failures
+    at either count toward the same pause. ``refused`` is set when the attempt was refused
+    before any password was checked (the view answers 429)."""
+
+    refused: throttling.LoginRefused | None = None
+
+    def clean(self) -> dict[str, Any]:
+        email = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if email is not None and password:
+            try:
+                self.user_cache = throttling.login_authenticate(
+                    request=self.request, email=email, password=password
+                )
+            except throttling.LoginRefused as refused:
+                self.refused = refused
+                raise ValidationError(refused.message, code="throttled") from None
+            if self.user_cache is None:
+                raise self.get_invalid_login_error()
+            self.confirm_login_allowed(self.user_cache)
+        return self.cleaned_data
+
+
+class ThrottledAuthenticationForm(ThrottledLoginMixin):
+    """The console's login form."""
 
     error_messages = {
         **AuthenticationForm.error_messages,
         "invalid_login": "That email and password do not match an account. Check both and try again.",
-        "locked": "Too many failed attempts. For your security, signing in is paused for %(wait)s. "
-        "Try again then.",
     }
 
-    def clean(self) -> dict[str, Any]:
-        email = self.cleaned_data.get("username") or ""
-        ip_address = client_ip(self.request) if self.request else None
-        wait = services.login_lockout_remaining(email=email, ip_address=ip_address)
-        if wait:
-            minutes = max(1, round(wait / 60))
-            raise ValidationError(
-                self.error_messages["locked"],
-                code="locked",
-                params={"wait": f"{minutes} minute{'s' if minutes != 1 else ''}"},
-            )
-        try:
-            cleaned = super().clean()
-        except ValidationError:
-            services.login_failure_record(email=email, ip_address=ip_address)
-            raise
-        services.login_failures_clear(email=email)
-        return cleaned
+
+class ThrottledAdminAuthenticationForm(ThrottledLoginMixin, AdminAuthenticationForm):
+    """Django admin's login form (staff only), under the same throttling rule."""
 
 
 class OrganizationCreateForm(forms.Form):

@@ -1,19 +1,14 @@
-"""Writes of the core: users, organizations, memberships, invitations, and login throttling."""
+"""Writes of the core: users, organizations, memberships, invitations (login throttling: throttling.py)."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import logging
-import math
 import secrets
-import time
 from datetime import timedelta
 
-from django.conf import settings
 from django.contrib.auth import password_validation
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
@@ -432,55 +427,3 @@ def invitation_sign_up(*, invitation: Invitation, password: str, name: str, acto
         invitation=invitation, user=user, actor=dataclasses.replace(actor, user=user, label=user.email)
     )
     return user
-
-
-# Login throttling -----------------------------------------------------------------------------
-
-
-def _throttle_keys(*, email: str, ip_address: str | None) -> list[str]:
-    keys = ["login-fail:user:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()]
-    if ip_address:
-        keys.append("login-fail:ip:" + ip_address)
-    return keys
-
-
-def _throttle_failures(key: str) -> list[float]:
-    # A cache outage must not lock everyone out: then nobody is throttled (and it is logged).
-    try:
-        return list(cache.get(key) or [])
-    except Exception:
-        logger.warning("login throttling is off: the cache failed", exc_info=True)
-        return []
-
-
-def login_lockout_remaining(*, email: str, ip_address: str | None) -> int:
-    """Seconds until a login for this account or from this IP may be tried again (0: now).
-
-    While the shared cache is unavailable, nothing is counted and nobody is locked out.
-    """
-    now = time.time()
-    remaining = 0.0
-    for key in _throttle_keys(email=email, ip_address=ip_address):
-        failures = _throttle_failures(key)
-        recent = [stamp for stamp in failures if now - stamp < settings.LOGIN_FAILURE_WINDOW_SECONDS]
-        if len(recent) >= settings.LOGIN_FAILURE_LIMIT:
-            oldest_counted = sorted(recent)[-settings.LOGIN_FAILURE_LIMIT]
-            remaining = max(remaining, oldest_counted + settings.LOGIN_FAILURE_WINDOW_SECONDS - now)
-    return math.ceil(remaining)
-
-
-def login_failure_record(*, email: str, ip_address: str | None) -> None:
-    """Count a failed login against the account and the IP for the throttling window."""
-    now = time.time()
-    window = settings.LOGIN_FAILURE_WINDOW_SECONDS
-    for key in _throttle_keys(email=email, ip_address=ip_address):
-        failures = [stamp for stamp in _throttle_failures(key) if now - stamp < window]
-        failures.append(now)
-        with contextlib.suppress(Exception):
-            cache.set(key, failures[-50:], timeout=window)
-
-
-def login_failures_clear(*, email: str) -> None:
-    """A successful login forgives the account's failures (not the IP's)."""
-    with contextlib.suppress(Exception):
-        cache.delete(_throttle_keys(email=email, ip_address=None)[0])

@@ -5,6 +5,7 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
@@ -15,12 +16,32 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from console import selectors, services
 from console.audit import Actor
-from console.forms import OrganizationCreateForm, OrganizationDeleteForm, OrganizationRenameForm
+from console.forms import (
+    OrganizationCreateForm,
+    OrganizationDeleteForm,
+    OrganizationRenameForm,
+    ThrottledAuthenticationForm,
+)
 from console.http import AuthenticatedRequest
 from console.models import Membership
 from console.permissions import Action, require
 
 LAST_ORGANIZATION_SESSION_KEY = "organization"
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login page under the throttling rule; a refused attempt is answered 429 with
+    ``Retry-After``, and the form says how long to wait."""
+
+    authentication_form = ThrottledAuthenticationForm
+    redirect_authenticated_user = True
+
+    def form_invalid(self, form: ThrottledAuthenticationForm) -> HttpResponse:  # type: ignore[override]
+        response = super().form_invalid(form)
+        if form.refused is not None:
+            response.status_code = 429
+            response["Retry-After"] = str(form.refused.retry_after)
+        return response
 
 
 @require_GET
