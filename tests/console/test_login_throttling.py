@@ -3,10 +3,12 @@ client address, under concurrency, at the console's login and at Django admin's.
 
 from __future__ import annotations
 
+import io
 import threading
 from collections.abc import Callable
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import connections
 from django.test import Client
 from django.urls import reverse
@@ -216,3 +218,58 @@ def test_behind_a_trusted_proxy_each_client_address_is_throttled_on_its_own(sett
     assert refused.status_code == 429
     # Another client behind the same proxy signs in.
     assert log_in(proxy, users[3].email, PASSWORD, HTTP_X_FORWARDED_FOR="203.0.113.5").status_code == 302
+
+
+# Lifting a pause ---------------------------------------------------------------------------------
+
+
+def run_unlocklogin(*args: str) -> str:
+    out = io.StringIO()
+    call_command("unlocklogin", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_an_operator_lifts_an_accounts_pause_with_a_command(client, settings):
+    settings.LOGIN_FAILURE_LIMIT = 2
+    user = UserFactory()
+    for _ in range(2):
+        log_in(client, user.email, "wrong")
+    assert log_in(client, user.email, PASSWORD).status_code == 429
+    assert run_unlocklogin(user.email) == f"Lifted the sign-in pause of {user.email}; they can sign in now.\n"
+    assert log_in(client, user.email, PASSWORD).status_code == 302
+    assert run_unlocklogin(user.email) == f"{user.email} was not paused; nothing else to lift.\n"
+
+
+def test_an_operator_lifts_an_addresss_pause_with_a_command(client, settings):
+    settings.LOGIN_FAILURE_ADDRESS_LIMIT = 2
+    users = [UserFactory() for _ in range(3)]
+    for user in users[:2]:
+        log_in(client, user.email, "wrong")
+    assert log_in(client, users[2].email, PASSWORD).status_code == 429
+    assert "Lifted the sign-in pause of the address 127.0.0.1" in run_unlocklogin("--address", "127.0.0.1")
+    assert log_in(client, users[2].email, PASSWORD).status_code == 302
+
+
+def test_unlocklogin_needs_an_email_or_a_real_address():
+    with pytest.raises(CommandError, match="Name the account's email"):
+        run_unlocklogin()
+    with pytest.raises(CommandError, match="is not an IP address"):
+        run_unlocklogin("--address", "example.com")
+
+
+def test_an_admin_lifts_a_pause_from_the_users_list(client, settings):
+    settings.LOGIN_FAILURE_LIMIT = 2
+    user, bystander = UserFactory(), UserFactory()
+    for _ in range(2):
+        log_in(client, user.email, "wrong")
+    staff = Client()
+    staff.force_login(UserFactory(is_staff=True, is_superuser=True))
+    response = staff.post(
+        reverse("admin:console_user_changelist"),
+        {"action": "lift_sign_in_pause", "_selected_action": [user.pk, bystander.pk]},
+        follow=True,
+    )
+    page = response.content.decode()
+    assert f"Lifted the sign-in pause of {user.email}; they can sign in now." in page
+    assert "1 of the selected users were not paused." in page
+    assert log_in(client, user.email, PASSWORD).status_code == 302
