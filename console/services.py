@@ -27,8 +27,13 @@ ORGANIZATION_NAME_MAX = 100
 INVITATION_LIFETIME = timedelta(days=7)
 
 
-def user_create(*, email: str, password: str | None, name: str = "", is_staff: bool = False) -> User:
-    """Create a user with a unique (case-insensitive) email; no password means they cannot log in yet."""
+def user_create(
+    *, email: str, password: str | None, name: str = "", is_staff: bool = False, is_superuser: bool = False
+) -> User:
+    """Create a user with a unique (case-insensitive) email; no password means they cannot log in yet.
+
+    ``is_staff`` lets them sign in to Django admin with only the permissions granted to them
+    there; ``is_superuser`` gives every permission (and implies staff)."""
     email = email.strip().lower()
     try:
         validate_email(email)
@@ -36,7 +41,7 @@ def user_create(*, email: str, password: str | None, name: str = "", is_staff: b
         raise ValidationError({"email": f"“{email}” is not a valid email address."}) from None
     if User.objects.filter(email__iexact=email).exists():
         raise ValidationError({"email": f"A user with the email {email} already exists."})
-    user = User(email=email, name=name.strip(), is_staff=is_staff, is_superuser=is_staff)
+    user = User(email=email, name=name.strip(), is_staff=is_staff or is_superuser, is_superuser=is_superuser)
     if password is None:
         user.set_unusable_password()
     else:
