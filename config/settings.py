@@ -55,6 +55,8 @@ if EMBEDDED:
     ALLOW_PRIVATE_DATABASE_HOSTS = env.bool("ALLOW_PRIVATE_DATABASE_HOSTS", default=True)
     # The database on the embedded server that the products' demos use (console/demo.py).
     DEMO_DATABASE = env.str("DEMO_DATABASE", default="demo")
+    # A development convenience: the inviter also sees the invitation link (production: never).
+    SHOW_INVITATION_LINKS = env.bool("SHOW_INVITATION_LINKS", default=True)
 else:
     DATABASE_URL = env.str("DATABASE_URL")
     try:
@@ -74,6 +76,8 @@ else:
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
     ALLOW_PRIVATE_DATABASE_HOSTS = env.bool("ALLOW_PRIVATE_DATABASE_HOSTS", default=False)
     EMBEDDED_DATABASE_PORT = None
+    # Invitation links go only to the invited address: whoever follows one has proved it.
+    SHOW_INVITATION_LINKS = False
 
 INSTALLED_APPS = [
     "console",

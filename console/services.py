@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import logging
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.contrib.auth import password_validation
@@ -265,7 +266,7 @@ def invitation_create(
     """Invite an email address to the organization with a role, valid for 7 days.
 
     Returns the invitation and its token; the token exists only in this return value (the
-    database keeps its digest), so the caller shows it once and sends it. Refused with a
+    database keeps its digest): ``invitation_send`` emails it to the invited address. Refused with a
     ValidationError, changing nothing: an invalid email, an existing member, an invitation to
     that email still pending. Only owners may invite owners (PermissionDenied).
     """
@@ -313,9 +314,27 @@ def invitation_create(
     return invitation, token
 
 
-def invitation_email_send(*, invitation: Invitation, link: str) -> bool:
-    """Email the invitation link to the invitee. False (and a log line without the link) when
-    the mail server refuses; the inviter still has the link to pass on."""
+@transaction.atomic
+def invitation_send(
+    *,
+    organization: Organization,
+    email: str,
+    role: str,
+    by: Membership,
+    actor: Actor,
+    link_for: Callable[[str], str],
+) -> tuple[Invitation, str]:
+    """Invite the address (as ``invitation_create``) and email it the link, ``link_for(token)``.
+
+    The email is the only way the link leaves the console (outside the embedded mode's
+    development display): whoever follows it has shown they read that mailbox. If the mail
+    server refuses, nothing is created (a ValidationError on ``email`` says so), so no
+    invitation waits that nobody can accept. Returns the invitation and its link.
+    """
+    invitation, token = invitation_create(
+        organization=organization, email=email, role=role, by=by, actor=actor
+    )
+    link = link_for(token)
     inviter = invitation.invited_by.display_name if invitation.invited_by else "A member"
     body = (
         f"{inviter} invited you to join {invitation.organization.name} on the Data Platform Console "
@@ -331,10 +350,16 @@ def invitation_email_send(*, invitation: Invitation, link: str) -> bool:
             from_email=None,
             recipient_list=[invitation.email],
         )
-    except Exception as error:  # any transport failure: the link is still shown to the inviter
+    except Exception as error:  # any transport failure: undo the invitation, say so
         logger.warning("Invitation email to %s failed: %s", invitation.email, type(error).__name__)
-        return False
-    return True
+        raise ValidationError(
+            {
+                "email": f"The invitation email to {invitation.email} could not be sent (the mail server "
+                "did not take it), so no invitation was made. Try again in a moment; if it keeps "
+                "failing, ask the console's operator to check its mail settings."
+            }
+        ) from None
+    return invitation, link
 
 
 @transaction.atomic

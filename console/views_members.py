@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
@@ -130,35 +131,35 @@ def organization_leave(request: AuthenticatedRequest, organization_slug: str) ->
 @require_http_methods(["GET", "POST"])
 @login_required
 def invitation_create(request: AuthenticatedRequest, organization_slug: str) -> HttpResponse:
-    """Invite by email with a role; the link is shown once, here, and emailed."""
+    """Invite by email with a role; the link goes to that address only (the embedded mode also
+    shows it here, labelled as a development convenience)."""
     membership = selectors.membership_for_user(user=request.user, organization_slug=organization_slug)
     require(membership, Action.MANAGE_MEMBERS)
     organization = membership.organization
     form = InvitationForm(request.POST or None, roles=permissions.assignable_roles(membership))
     if request.method == "POST" and form.is_valid():
         try:
-            invitation, token = services.invitation_create(
+            invitation, link = services.invitation_send(
                 organization=organization,
                 email=form.cleaned_data["email"],
                 role=form.cleaned_data["role"],
                 by=membership,
                 actor=Actor.from_request(request),
+                link_for=lambda token: request.build_absolute_uri(reverse("invitation_accept", args=[token])),
             )
         except ValidationError as error:
             form_errors_add(form, error)
         else:
-            link = request.build_absolute_uri(reverse("invitation_accept", args=[token]))
-            emailed = services.invitation_email_send(invitation=invitation, link=link)
             response = render(
                 request,
                 "console/invitation_created.html",
                 {
                     **settings_context(membership, "members"),
                     "invitation": invitation,
-                    "link": link,
-                    "emailed": emailed,
+                    "link": link if settings.SHOW_INVITATION_LINKS else "",
                 },
             )
+            add_never_cache_headers(response)
             return trigger_client_event(response, "invitationCreated")
     return render(
         request, "console/invitation_create.html", {**settings_context(membership, "members"), "form": form}

@@ -25,3 +25,10 @@ def can_manage_member(membership: Membership | None, target: Membership) -> bool
 def signup_allowed() -> bool:
     """``{% signup_allowed as allow_signup %}``: whether open self-service sign-up is on."""
     return bool(settings.ALLOW_SIGNUP)
+
+
+@register.simple_tag
+def mail_printed() -> bool:
+    """``{% mail_printed as printed %}``: whether emails are printed to the terminal (the console
+    mail backend, the embedded mode's default) rather than delivered."""
+    return bool(settings.EMAIL_BACKEND == "django.core.mail.backends.console.EmailBackend")

@@ -92,27 +92,66 @@ def test_an_admin_cannot_invite_an_owner(admin):
         invite(admin, role=Role.OWNER)
 
 
-def test_the_invite_dialog_shows_the_link_once_and_emails_it(admin_client, organization):
-    url = reverse("invitation_create", args=[organization.slug])
-    dialog = admin_client.get(url, headers={"HX-Request": "true"}).content.decode()
-    assert dialog.lstrip().startswith("<dialog") and "Send invitation" in dialog
-    response = admin_client.post(
-        url, {"email": "dev@example.com", "role": "developer"}, headers={"HX-Request": "true"}
+def invite_through_the_dialog(admin_client, organization, email: str = "dev@example.com"):
+    return admin_client.post(
+        reverse("invitation_create", args=[organization.slug]),
+        {"email": email, "role": "developer"},
+        headers={"HX-Request": "true"},
     )
-    assert "invitationCreated" in response["HX-Trigger"]
-    html = response.content.decode()
-    found = re.search(r'<code id="invitation-link">([^<]+)</code>', html)
-    assert found is not None
-    link = found.group(1)
-    assert link.startswith("http://testserver/invitations/")
-    assert "We emailed this link to" in html
+
+
+def emailed_link(to: str) -> str:
+    """The invitation link in the one email sent, which went to ``to`` only."""
     assert len(mail.outbox) == 1
-    assert mail.outbox[0].to == ["dev@example.com"]
-    assert link in mail.outbox[0].body
-    # The members page lists the invitation but never the link again.
+    assert mail.outbox[0].to == [to]
+    found = re.search(r"http://testserver/invitations/[\w-]+/", mail.outbox[0].body)
+    assert found is not None
+    return found.group(0)
+
+
+def test_in_production_only_the_invited_address_receives_the_link(admin_client, organization, settings):
+    settings.SHOW_INVITATION_LINKS = False
+    dialog = admin_client.get(
+        reverse("invitation_create", args=[organization.slug]), headers={"HX-Request": "true"}
+    ).content.decode()
+    assert dialog.lstrip().startswith("<dialog") and "Send invitation" in dialog
+    response = invite_through_the_dialog(admin_client, organization)
+    assert "invitationCreated" in response["HX-Trigger"]
+    link = emailed_link("dev@example.com")
+    token = link.rsplit("/", 2)[-2]
+    html = response.content.decode()
+    assert "We emailed the invitation to <strong>dev@example.com</strong>" in html
+    assert token not in html and "invitation-link" not in html
+    # The members page lists the invitation but never the link.
     members = admin_client.get(reverse("organization_members", args=[organization.slug])).content.decode()
     assert "dev@example.com" in members and "Pending invitations" in members
-    assert link.rsplit("/", 2)[-2] not in members
+    assert token not in members
+
+
+def test_the_embedded_mode_also_shows_the_link_labelled_as_a_development_convenience(
+    admin_client, organization, settings
+):
+    settings.SHOW_INVITATION_LINKS = True
+    html = invite_through_the_dialog(admin_client, organization).content.decode()
+    found = re.search(r'<code id="invitation-link">([^<]+)</code>', html)
+    assert found is not None
+    assert found.group(1) == emailed_link("dev@example.com")
+    assert "Development only" in html and "In production it goes only to dev@example.com" in html
+
+
+@pytest.mark.parametrize("shown", [True, False])
+def test_the_invitation_created_answer_is_never_cached(admin_client, organization, settings, shown):
+    settings.SHOW_INVITATION_LINKS = shown
+    response = invite_through_the_dialog(admin_client, organization)
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_the_console_mail_backend_is_said_to_print_not_send(admin_client, organization, settings, capsys):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    html = invite_through_the_dialog(admin_client, organization).content.decode()
+    assert "was printed in the terminal that runs the console" in html
+    assert "We emailed" not in html
+    assert "dev@example.com" in capsys.readouterr().out
 
 
 def test_the_invitations_list_refreshes_as_a_fragment(admin_client, admin, organization):
@@ -124,15 +163,18 @@ def test_the_invitations_list_refreshes_as_a_fragment(admin_client, admin, organ
     assert "listed@example.com" in html
 
 
-def test_a_mail_server_failure_still_shows_the_link(admin_client, organization, settings):
+def test_a_mail_server_failure_creates_nothing_and_says_so(admin_client, organization, settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 1, 1
     response = admin_client.post(
         reverse("invitation_create", args=[organization.slug]), {"email": "dev@example.com", "role": "viewer"}
     )
     html = response.content.decode()
-    assert "could not be sent" in html
-    assert 'id="invitation-link"' in html
+    assert "The invitation email to dev@example.com could not be sent" in html
+    assert "no invitation was made" in html
+    assert 'id="invitation-link"' not in html and "/invitations/" not in html
+    assert not Invitation.objects.exists()
+    assert not AuditEvent.objects.filter(action="invitation.create").exists()
 
 
 def test_inviting_a_member_in_the_form_says_so(admin_client, admin, organization):
