@@ -50,11 +50,6 @@ def audit_events(*, organization: Organization) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.filter(organization=organization).select_related("actor")
 
 
-def account_exists(*, email: str) -> bool:
-    """Whether someone already has an account with this email (case-insensitive)."""
-    return User.objects.filter(email__iexact=email.strip()).exists()
-
-
 def organization_member(*, organization: Organization, membership_id: int) -> Membership:
     """One membership of this organization (Http404 for another organization's, or none)."""
     try:

@@ -451,6 +451,12 @@ def invitation_sign_up(*, invitation: Invitation, password: str, name: str, acto
     either both happen or neither does."""
     if problem := invitation_problem(invitation):
         raise ValidationError(problem)
+    if User.objects.filter(email__iexact=invitation.email).exists():
+        # Only the holder of the link sees this, and the link went only to this address.
+        raise ValidationError(
+            f"There is already an account with {invitation.email}. Log in to accept the invitation "
+            "(if you forgot its password, reset it from the login page)."
+        )
     user = user_sign_up(email=invitation.email, password=password, name=name)
     # The request came from a visitor; from here on the actor is the account just created.
     invitation_accept(

@@ -212,9 +212,7 @@ def invitation_accept(request: HtmxHttpRequest, token: str) -> HttpResponse:
     user = request.user
     if isinstance(user, User):
         return _invitation_for_signed_in_user(request, invitation, user)
-    if selectors.account_exists(email=invitation.email):
-        # An account exists: log in with it, and come back here to accept.
-        return render(request, "console/invitation_accept.html", {"invitation": invitation, "log_in": True})
+    # The same page whether or not the address has an account (issue 19.9): sign up, or log in.
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

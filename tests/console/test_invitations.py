@@ -268,6 +268,30 @@ def test_an_invitee_with_an_account_logs_in_and_accepts(admin, organization, cli
     assert Membership.objects.get(user=existing, organization=organization).role == Role.VIEWER
 
 
+def test_the_invitation_page_is_the_same_whether_or_not_the_address_has_an_account(admin, client):
+    UserFactory(email="known@example.com")
+    pages = []
+    for email in ("known@example.com", "unknown@example.com"):
+        _, token = invite(admin, email=email)
+        response = client.get(link_path(token))
+        assert response.status_code == 200
+        html = response.content.decode().replace(email, "EMAIL").replace(token, "TOKEN")
+        # CSRF tokens are masked differently on every page.
+        pages.append(re.sub(r'(csrfmiddlewaretoken" value=|x-csrftoken": )"[^"]+"', "CSRF", html))
+    assert pages[0] == pages[1]
+    assert "Sign up and join" in pages[0] and "Log in to accept" in pages[0]
+
+
+def test_signing_up_through_the_link_for_an_address_with_an_account_says_to_log_in(admin, client):
+    existing = UserFactory(email="known@example.com")
+    invitation, token = invite(admin, email="known@example.com")
+    response = client.post(link_path(token), {"password1": STRONG, "password2": STRONG})
+    assert "There is already an account with known@example.com. Log in to accept" in response.content.decode()
+    existing.refresh_from_db()
+    assert existing.check_password(PASSWORD)
+    assert Invitation.objects.get(pk=invitation.pk).accepted_at is None
+
+
 def test_a_different_signed_in_account_is_refused_clearly(admin, organization, client):
     _, token = invite(admin, email="invitee@example.com")
     stranger = MembershipFactory().user
