@@ -182,6 +182,9 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)
 # enable: each opens a connection to a host the user names) and API key creation per user.
 RATE_LIMITS = {
     "invitation_accept": env.str("RATE_LIMIT_INVITATION_ACCEPT", default="30/600"),
+    # Emails about an account (a password reset, a sign-up link): per recipient, and per client address.
+    "account_email": env.str("RATE_LIMIT_ACCOUNT_EMAIL", default="3/3600"),
+    "account_email_client": env.str("RATE_LIMIT_ACCOUNT_EMAIL_CLIENT", default="20/3600"),
     "database_check": env.str("RATE_LIMIT_DATABASE_CHECK", default="10/60"),
     "api_key_create": env.str("RATE_LIMIT_API_KEY_CREATE", default="30/600"),
 }
@@ -265,7 +268,11 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="console@localhost")
 
 # Self-service sign-up; when off, accounts are created only by accepting an invitation (or by operators).
+# On, an address gets an emailed link to finish signing up, valid this long (seconds).
 ALLOW_SIGNUP = env.bool("ALLOW_SIGNUP", default=False)
+SIGNUP_LINK_MAX_AGE = env.int("SIGNUP_LINK_MAX_AGE", default=60 * 60 * 24)
+# "Forgot password?": the emailed link works once, for this long (seconds).
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=60 * 60)
 
 LOGGING = {
     "version": 1,

@@ -1,15 +1,18 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, cast
 
 from django import forms
+from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import password_validation
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 
-from console import throttling
-from console.models import Role
+from console import services, throttling
+from console.models import Role, User
 
 
 class ThrottledLoginMixin(AuthenticationForm):
@@ -116,6 +119,32 @@ class SignUpForm(forms.Form):
         return cleaned
 
 
-class OpenSignUpForm(SignUpForm):
-    email = forms.EmailField(label="Email", max_length=254)
-    field_order = ("email", "name", "password1", "password2")
+class SignUpEmailForm(forms.Form):
+    """Open sign-up's first step: the address that gets the link to finish."""
+
+    email = forms.EmailField(
+        label="Email",
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
+    )
+
+
+class PasswordResetRequestForm(PasswordResetForm):
+    """Django's "Forgot password?" form. An account an operator made without a password may set
+    one this way too (only the model backend signs in here); an address without an account is
+    told so by email (``save``), so the answer, and the time it takes, is the same either way."""
+
+    def get_users(self, email: str) -> Iterator[User]:
+        return iter(User.objects.filter(email__iexact=email.strip(), is_active=True))
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        email = self.cleaned_data["email"]
+        request = kwargs["request"]
+        if next(self.get_users(email), None) is not None:
+            super().save(*args, **kwargs)
+            return
+        services.password_reset_no_account_email_send(
+            email=email,
+            login_url=request.build_absolute_uri(reverse("login")),
+            signup_url=request.build_absolute_uri(reverse("signup")) if settings.ALLOW_SIGNUP else None,
+        )

@@ -9,7 +9,9 @@ import secrets
 from collections.abc import Callable
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth import password_validation
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
@@ -17,10 +19,12 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from console import permissions
+from console import permissions, throttling
 from console.audit import Actor, audit_record
 from console.models import Invitation, Membership, Organization, Role, User
 from console.products import products_release_organization
+from console.ratelimit import rate_limit_consume
+from console.selectors import SIGNUP_LINK_SALT
 
 logger = logging.getLogger(__name__)
 
@@ -463,3 +467,78 @@ def invitation_sign_up(*, invitation: Invitation, password: str, name: str, acto
         invitation=invitation, user=user, actor=dataclasses.replace(actor, user=user, label=user.email)
     )
     return user
+
+
+# Emails about accounts: password reset, open sign-up ------------------------------------------
+
+
+def account_email_throttle(*, email: str, ip_address: str | None) -> None:
+    """Count a request that emails an address about its account (a password reset, a sign-up
+    link), per recipient and per client address; RateLimited when either is over its limit.
+    Counted the same whether or not the address has an account."""
+    rate_limit_consume(name="account_email_client", identity=ip_address or "-")
+    rate_limit_consume(name="account_email", identity=email.strip().lower())
+
+
+def _account_email(*, to: str, subject: str, body: str) -> None:
+    # Sent or not, the person asking gets the same answer: a failure is only logged.
+    try:
+        send_mail(subject=subject, message=body, from_email=None, recipient_list=[to])
+    except Exception as error:
+        logger.warning("Account email to %s failed: %s", to, type(error).__name__)
+
+
+def signup_email_send(
+    *, email: str, link_for: Callable[[str], str], login_url: str, password_reset_url: str
+) -> None:
+    """Email the address the next step of open sign-up, whether or not it has an account, so the
+    answer tells nothing: without an account, a link to finish signing up (``link_for(token)``,
+    a signed token valid for ``SIGNUP_LINK_MAX_AGE``; following it proves the address); with
+    one, how to log in or reset the password."""
+    email = email.strip().lower()
+    if User.objects.filter(email__iexact=email).exists():
+        _account_email(
+            to=email,
+            subject="Your Data Platform Console account",
+            body=(
+                "Someone (we hope you) asked to sign up for the Data Platform Console with this "
+                "address, but it already has an account.\n\n"
+                f"Log in: {login_url}\n"
+                f"Forgot the password? Set a new one: {password_reset_url}\n\n"
+                "If it was not you, ignore this email: nothing changed."
+            ),
+        )
+        return
+    link = link_for(signing.dumps(email, salt=SIGNUP_LINK_SALT))
+    valid_for = throttling.duration_words(settings.SIGNUP_LINK_MAX_AGE)
+    _account_email(
+        to=email,
+        subject="Finish signing up for the Data Platform Console",
+        body=(
+            f"Finish signing up (choose your name and password): {link}\n\n"
+            f"The link works for {valid_for}. If you did not ask to sign up, ignore this email: "
+            "no account is made without it."
+        ),
+    )
+
+
+def password_reset_no_account_email_send(*, email: str, login_url: str, signup_url: str | None) -> None:
+    """Tell an address without an account that someone asked to reset its password: the person
+    asking gets the same answer, in the same time (one email), whether or not it has one."""
+    how = (
+        f"To make an account, sign up: {signup_url}"
+        if signup_url
+        else "Accounts on this console are made by invitation: ask an admin of your organization "
+        "to invite you."
+    )
+    _account_email(
+        to=email.strip().lower(),
+        subject="Reset your Data Platform Console password",
+        body=(
+            "Someone (we hope you) asked to reset the password of the Data Platform Console "
+            "account with this address, but there is no account with it.\n\n"
+            f"{how}\n"
+            f"If you have an account with another address, log in with it: {login_url}\n\n"
+            "If it was not you, ignore this email."
+        ),
+    )

@@ -59,21 +59,25 @@ class LoginRefused(Exception):
         self.busy = busy
         if busy:
             self.message = (
-                f"Many sign-ins are being checked right now. Try again in {_duration(self.retry_after)}."
+                f"Many sign-ins are being checked right now. Try again in {duration_words(self.retry_after)}."
             )
         else:
             self.message = (
                 "Too many failed attempts. For your security, signing in is paused for "
-                f"{_duration(self.retry_after)}. Try again then."
+                f"{duration_words(self.retry_after)}. Try again then."
             )
         super().__init__(self.message)
 
 
-def _duration(seconds: int) -> str:
+def duration_words(seconds: int) -> str:
+    """``45 seconds``, ``15 minutes``, ``24 hours``: rounded up to the unit shown."""
     if seconds < 60:
-        return f"{seconds} second{'s' if seconds != 1 else ''}"
-    minutes = math.ceil(seconds / 60)
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+        count, unit = seconds, "second"
+    elif seconds < 2 * 3600 and seconds % 3600:
+        count, unit = math.ceil(seconds / 60), "minute"
+    else:
+        count, unit = math.ceil(seconds / 3600), "hour"
+    return f"{count} {unit}{'s' if count != 1 else ''}"
 
 
 @dataclass(frozen=True)

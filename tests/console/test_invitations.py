@@ -312,30 +312,73 @@ def test_open_sign_up_is_off_by_default(client):
     response = client.get(reverse("signup"))
     assert response.status_code == 403
     assert "created by invitation" in response.content.decode()
-    client.post(reverse("signup"), {"email": "x@example.com", "password1": STRONG, "password2": STRONG})
-    assert not User.objects.filter(email="x@example.com").exists()
+    client.post(reverse("signup"), {"email": "x@example.com"})
+    assert not mail.outbox
     assert "Sign up" not in client.get(reverse("login")).content.decode()
 
 
-def test_open_sign_up_when_allowed(client, settings):
+def signup_link(to: str) -> str:
+    message = mail.outbox[-1]
+    assert message.to == [to]
+    found = re.search(r"http://testserver(/signup/[^/\s]+/)", message.body)
+    assert found is not None, message.body
+    return found.group(1)
+
+
+def test_open_sign_up_emails_a_link_that_finishes_it(client, settings):
     settings.ALLOW_SIGNUP = True
     assert reverse("signup") in client.get(reverse("login")).content.decode()
-    response = client.post(
-        reverse("signup"),
-        {"email": "Self@Example.com", "name": "Self", "password1": STRONG, "password2": STRONG},
-        follow=True,
-    )
+    sent = client.post(reverse("signup"), {"email": "Self@Example.com"}, follow=True)
+    assert "Check your email" in sent.content.decode()
+    assert not User.objects.filter(email="self@example.com").exists()
+    link = signup_link("self@example.com")
+    page = client.get(link).content.decode()
+    assert "Finish signing up" in page and 'value="self@example.com" readonly' in page
+    response = client.post(link, {"name": "Self", "password1": STRONG, "password2": STRONG}, follow=True)
     assert "not a member of any organization yet" in response.content.decode()
     assert User.objects.get(email="self@example.com").check_password(STRONG)
+    # The link has done its job.
+    client.logout()
+    again = client.get(link)
+    assert again.status_code == 410 and "This sign-up link was used" in again.content.decode()
 
 
-def test_open_sign_up_refuses_a_taken_email(client, settings):
+def test_open_sign_up_answers_the_same_whether_or_not_the_address_has_an_account(client, settings):
     settings.ALLOW_SIGNUP = True
-    taken = UserFactory()
-    response = client.post(
-        reverse("signup"), {"email": taken.email, "password1": STRONG, "password2": STRONG}
-    )
-    assert "already exists" in response.content.decode()
+    taken = UserFactory(email="taken@example.com")
+    answers = [
+        client.post(reverse("signup"), {"email": email}) for email in ("taken@example.com", "new@example.com")
+    ]
+    assert [(a.status_code, a["Location"]) for a in answers] == [(302, reverse("signup_sent"))] * 2
+    # Only the mailbox learns which: the account's owner is told how to log in, the new address gets a link.
+    assert [message.to for message in mail.outbox] == [["taken@example.com"], ["new@example.com"]]
+    assert "already has an account" in mail.outbox[0].body and "/signup/" not in mail.outbox[0].body
+    assert reverse("password_reset") in mail.outbox[0].body
+    assert "/signup/" in mail.outbox[1].body
+    taken.refresh_from_db()
+    assert taken.check_password(PASSWORD)
+
+
+def test_a_tampered_or_expired_sign_up_link_says_so(client, settings):
+    settings.ALLOW_SIGNUP = True
+    client.post(reverse("signup"), {"email": "late@example.com"})
+    link = signup_link("late@example.com")
+    tampered = link[:-2] + ("A/" if link[-2] != "A" else "B/")
+    assert "This sign-up link is not valid" in client.get(tampered).content.decode()
+    settings.SIGNUP_LINK_MAX_AGE = -1
+    expired = client.get(link)
+    assert expired.status_code == 404 and "This sign-up link is not valid" in expired.content.decode()
+    client.post(link, {"password1": STRONG, "password2": STRONG})
+    assert not User.objects.filter(email="late@example.com").exists()
+
+
+def test_sign_up_emails_are_limited_per_recipient(client, settings):
+    settings.ALLOW_SIGNUP = True
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "account_email": "1/3600"}
+    assert client.post(reverse("signup"), {"email": "x@example.com"}).status_code == 302
+    refused = client.post(reverse("signup"), {"email": "x@example.com"})
+    assert refused.status_code == 429 and "Too many attempts" in refused.content.decode()
+    assert len(mail.outbox) == 1
 
 
 def test_django_admin_lists_invitations_without_their_digest(admin, client):
