@@ -191,6 +191,7 @@ def invitation_revoke(
 # The invitation link and sign-up (no organization in the URL: the token is the credential) ------
 
 
+@never_cache  # its address is the credential
 @sensitive_post_parameters("password1", "password2")
 @require_http_methods(["GET", "POST"])
 def invitation_accept(request: HtmxHttpRequest, token: str) -> HttpResponse:

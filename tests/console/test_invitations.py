@@ -275,6 +275,7 @@ def test_the_invitation_page_is_the_same_whether_or_not_the_address_has_an_accou
         _, token = invite(admin, email=email)
         response = client.get(link_path(token))
         assert response.status_code == 200
+        assert "no-store" in response["Cache-Control"]
         html = response.content.decode().replace(email, "EMAIL").replace(token, "TOKEN")
         # CSRF tokens are masked differently on every page.
         pages.append(re.sub(r'(csrfmiddlewaretoken" value=|x-csrftoken": )"[^"]+"', "CSRF", html))
