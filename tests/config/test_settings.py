@@ -177,3 +177,10 @@ def test_manage_py_prepares_the_embedded_mode_where_the_process_starts(tmp_path)
         from devtools import embedded_pg
 
         embedded_pg.stop(data_dir / "postgres")
+
+
+def test_check_deploy_warns_when_production_mail_would_print_links_to_the_log():
+    env = {**PRODUCTION, "EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode != 0
+    assert "console.W001" in result.stderr and "password-reset link would be written" in result.stderr
