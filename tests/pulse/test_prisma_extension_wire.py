@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -128,13 +129,21 @@ def wire_server() -> Iterator[WireServer]:
     thread.join(10)
 
 
-def drive(server: WireServer, *, args: dict[str, Any] | None, count: int, mode: str = "stream") -> list[dict]:
+def drive(
+    server: WireServer,
+    *,
+    args: dict[str, Any] | None,
+    count: int,
+    mode: str = "stream",
+    extra: list[str] = (),
+) -> list[dict]:
     command = [
         "node", str(DRIVER), "--client", ".prisma/pulse-client", "--endpoint", f"http://127.0.0.1:{server.port}/ignored/path",
         "--api-key", "key-1", "--model", "Record", "--mode", mode, "--count", str(count),
     ]  # fmt: skip
     if args is not None:
         command += ["--args", json.dumps(args)]
+    command += list(extra)
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     assert lines, done.stderr
@@ -157,9 +166,10 @@ def test_the_extension_gets_application_types_and_acknowledges_what_it_was_sent(
         ENCODER.frame(1044, "delete", {"deleted": {"id": 1}}),
     ]
     lines = drive(wire_server, args={"name": "billing", "create": {"text": "a"}}, count=3)
-    assert lines[0] == {"kind": "open"}
-    created, updated, deleted = lines[1:4]
-    assert lines[4] == {"kind": "end", "reason": "count", "events": 3}
+    assert [line["kind"] for line in lines] == ["open", "event", "ack", "event", "ack", "event", "ack", "end"]
+    created, updated, deleted = (line for line in lines if line["kind"] == "event")
+    assert [line["id"] for line in lines if line["kind"] == "ack"] == ["1042", "1043", "1044"]
+    assert lines[-1] == {"kind": "end", "reason": "count", "events": 3}
     assert created == {
         "kind": "event", "n": 1, "id": "1042", "modelName": "Record", "action": "create",
         "created": {"type": "Object", "value": {
@@ -218,3 +228,33 @@ def test_an_unsupported_filter_is_refused_with_its_message(wire_server):
     )
     assert line["details"] == {"reason": "invalid_filter", "path": "create.text.search"}
     assert wire_server.received == []
+
+
+def test_the_driver_stops_on_a_signal_without_acknowledging_the_event_in_hand(wire_server):
+    wire_server.frames = [ENCODER.frame(i, "delete", {"deleted": {"id": i}}) for i in (1, 2)]
+    command = [
+        "node", str(DRIVER), "--client", ".prisma/pulse-client", "--endpoint", f"http://127.0.0.1:{wire_server.port}",
+        "--api-key", "key-1", "--model", "Record", "--args", '{"name":"n"}', "--delay-ms", "1000",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert process.stdout is not None
+    # open, event 1, (a second of work), ack 1, event 2: stop while event 2 is in hand
+    lines = [json.loads(process.stdout.readline()) for _ in range(4)]
+    assert [(line["kind"], line.get("id")) for line in lines] == [
+        ("open", None), ("event", "1"), ("ack", "1"), ("event", "2"),
+    ]  # fmt: skip
+    process.send_signal(signal.SIGTERM)
+    out, _ = process.communicate(timeout=10)
+    assert process.returncode == 0
+    assert [json.loads(line) for line in out.splitlines()] == [
+        {"kind": "end", "reason": "signal", "events": 2}
+    ]
+    assert [parse_client_message(m).event_id for m in wire_server.received] == [1]
+
+
+def test_without_the_final_ack_the_last_event_counted_stays_unacknowledged(wire_server):
+    wire_server.frames = [ENCODER.frame(i, "delete", {"deleted": {"id": i}}) for i in (1, 2, 3)]
+    command_args = {"name": "n"}
+    lines = drive(wire_server, args=command_args, count=2, extra=["--no-final-ack"])
+    assert [line["kind"] for line in lines] == ["open", "event", "ack", "event", "end"]
+    assert [parse_client_message(m).event_id for m in wire_server.received] == [1]

@@ -11,6 +11,7 @@
 //
 //   {"kind":"open"}                                   stream()/subscribe() resolved: the server accepted
 //   {"kind":"event","n":1,"id":"…","action":"create","modelName":"User","created":{…}}
+//   {"kind":"ack","id":"…"}                           the extension handed this ack to its socket
 //   {"kind":"error","phase":"open"|"stream","class":"PrismaPulseUnauthorizedError","name":"Unauthorized",
 //    "code":"P6102","message":"…","requestId":"…","details":…}
 //   {"kind":"end","reason":"count"|"signal"|"closed","events":N}
@@ -27,11 +28,13 @@
 // Date: {"type":"Date","iso":"2025-01-01T00:00:00Z"}; BigInt, Decimal, Bytes likewise; {"type":"Object",
 // "value":…} passes a value through untouched).
 //
-// After `--count N` events it acknowledges the Nth (as the next turn of the loop would; skip that with
-// --no-final-ack), stops the subscription and exits 0. SIGTERM or SIGINT stop it the same way, without
-// acknowledging the event in hand. A refused handshake exits 2, an error while streaming exits 3.
-// The ack of event k is handed to the WebSocket when event k+1 is printed: a process killed with
-// SIGKILL may not have sent it.
+// The loop body prints the event, then waits --delay-ms (the application's work); the extension
+// acknowledges the event when the loop asks for the next one, and the driver prints {"kind":"ack"}
+// as it does. After `--count N` events it acknowledges the Nth too (skip that with --no-final-ack),
+// stops the subscription and exits 0. SIGTERM or SIGINT stop it at once, like an application that
+// stops while it handles an event: the event in hand is not acknowledged. A refused handshake exits 2,
+// an error while streaming exits 3. An ack line means the ack was handed to the socket: a process
+// killed with SIGKILL right after may not have sent it.
 //
 // Packages are resolved from tests/prisma/ (its node_modules, installed by `npm ci` there): the
 // generated Prisma Client (`--client`, default `@prisma/client`) and `@prisma/extension-pulse`.
@@ -147,17 +150,28 @@ try {
   process.exit(2);
 }
 emit({ kind: "open" });
+// The extension acknowledges through this method (its iterator calls this.acknowledgeEvent):
+// say so on stdout, in order, then let it send.
+const acknowledge = subscription.acknowledgeEvent.bind(subscription);
+subscription.acknowledgeEvent = (id) => {
+  emit({ kind: "ack", id });
+  acknowledge(id);
+};
 
 let reason = "closed";
+let received = 0;
+let stopping = false;
 const stop = (signal) => {
-  reason = "signal";
+  stopping = true;
+  // Like an application that stops while it handles an event: that event is not acknowledged.
   process.stderr.write(`driver: ${signal}, stopping\n`);
   subscription.stop();
+  emit({ kind: "end", reason: "signal", events: received });
+  setTimeout(() => process.exit(0), 200);
 };
 process.once("SIGTERM", stop);
 process.once("SIGINT", stop);
 
-let received = 0;
 try {
   for await (const event of subscription) {
     received += 1;
@@ -174,9 +188,11 @@ try {
     if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
   }
 } catch (error) {
+  if (stopping) await new Promise(() => {}); // stop() said it all; exit follows
   emit(describeError(error, "stream"));
   process.exit(3);
 }
+if (stopping) await new Promise(() => {});
 emit({ kind: "end", reason, events: received });
 // Let the close frame (queued after any ack) go out before the process ends.
 setTimeout(() => process.exit(0), 200).unref();
