@@ -3,7 +3,7 @@
 //
 //   node tests/prisma/pulse/driver.mjs --endpoint http://127.0.0.1:8200 --api-key KEY \
 //        --model User --mode stream --args '{"name":"billing","create":{"email":{"endsWith":"@x.io"}}}' \
-//        [--count N] [--delay-ms MS] [--no-final-ack] [--client @prisma/client]
+//        [--count N] [--delay-ms MS] [--no-final-ack] [--timestamps] [--client @prisma/client]
 //
 // It opens `prisma.<model>.stream(args)` (or `.subscribe(args)`) through `withPulse({ apiKey, endpoint })`,
 // consumes the events with `for await` exactly as an application does (the extension acknowledges an
@@ -15,6 +15,9 @@
 //   {"kind":"error","phase":"open"|"stream","class":"PrismaPulseUnauthorizedError","name":"Unauthorized",
 //    "code":"P6102","message":"…","requestId":"…","details":…}
 //   {"kind":"end","reason":"count"|"signal"|"closed","events":N}
+//
+// With --timestamps each event line also has "receivedAt": when the application got it, in
+// milliseconds since the epoch (fractional), for latency measurements.
 //
 // Values are written with their JavaScript type made explicit, so a test sees what the application
 // got: a Date is {"type":"Date","iso":"…"}, a bigint {"type":"BigInt","value":"…"}, a Prisma Decimal
@@ -57,6 +60,7 @@ const { values: options } = parseArgs({
     count: { type: "string" },
     "delay-ms": { type: "string", default: "0" },
     "no-final-ack": { type: "boolean", default: false },
+    timestamps: { type: "boolean", default: false },
     client: { type: "string", default: "@prisma/client" },
   },
   strict: true,
@@ -176,6 +180,7 @@ try {
   for await (const event of subscription) {
     received += 1;
     const line = { kind: "event", n: received };
+    if (options.timestamps) line.receivedAt = performance.timeOrigin + performance.now(); // ms since the epoch
     for (const [key, value] of Object.entries(event)) {
       line[key] = key === "id" || key === "action" || key === "modelName" ? value : explicit(value);
     }
