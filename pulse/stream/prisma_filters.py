@@ -1,5 +1,9 @@
 """Prisma's ``create`` / ``update`` / ``delete`` filters, evaluated on the server (pure Python).
 
+(Over 400 lines on purpose: the parser, the per-type comparisons and the three-valued evaluator
+implement one table of semantics, tested together against PostgreSQL as the oracle; split, each
+piece would only make sense next to the others.)
+
 ``@prisma/extension-pulse`` sends ``stream({ name, create: {…}, update: { after: {…} }, delete: {…} })``
 in the ``subscription`` header's ``where``: Prisma's ``where`` syntax for the model's scalar fields,
 with DateTime, BigInt, Decimal, Bytes and Json values tagged (``{"$type":"DateTime","value":…}``).

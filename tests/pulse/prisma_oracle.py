@@ -21,8 +21,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from console.pgjson import row_encoder
 from pulse.stream.prisma_protocol import PrismaModel, parse_subscription
+from userdb.pgjson import row_encoder
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TABLE = '"public"."pulse_records"'
