@@ -16,7 +16,7 @@ import shutil
 import signal
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,7 +135,7 @@ def drive(
     args: dict[str, Any] | None,
     count: int,
     mode: str = "stream",
-    extra: list[str] = (),
+    extra: Sequence[str] = (),
 ) -> list[dict]:
     command = [
         "node", str(DRIVER), "--client", ".prisma/pulse-client", "--endpoint", f"http://127.0.0.1:{server.port}/ignored/path",
