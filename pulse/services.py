@@ -29,7 +29,7 @@ from pulse.database import lost, user_database
 from pulse.models import PulseConfig, PulseEvent, PulseLeftoverSlot, PulseStream
 from pulse.readiness import PLUGIN, Readiness, readiness_run, table_names_parse
 from pulse.selectors import pulse_drop_sql
-from userdb.connection_strings import ConnectionString, ConnectionStringError, parse
+from userdb.connection_strings import ConnectionString, ConnectionStringError, parse, points_at_this_machine
 from userdb.encryption import DecryptionError, decrypt, encrypt
 from userdb.regions import region_choices
 
@@ -550,3 +550,105 @@ def pulse_stream_acknowledge(*, project_id: uuid.UUID, name: str, event_id: int)
     )
     stream.refresh_from_db()
     return stream
+
+
+def pulse_database_port_move(*, old_port: int, new_port: int, actor: Actor) -> list[Project]:
+    """A database server on this machine moved from ``old_port`` to ``new_port`` (the embedded
+    demo server, when another program took its port): every enabled configuration and every
+    leftover slot whose connection string names this machine and ``old_port`` now names
+    ``new_port``. The slot is the same one on the same server, so capture resumes where it was.
+
+    Stored encrypted; each configuration's change is audited as ``pulse.database_moved``.
+    Returns the projects whose configuration changed.
+    """
+    moved: list[Project] = []
+    for config_id in PulseConfig.objects.filter(enabled=True).values_list("pk", flat=True):
+        with transaction.atomic():
+            config = (
+                PulseConfig.objects.select_for_update()
+                .select_related("project__organization")
+                .get(pk=config_id)
+            )
+            if not config.enabled or not config.connection_string:
+                continue
+            current = decrypt(config.connection_string)
+            if not points_at_this_machine(current, old_port):
+                continue
+            moved_to = parse(current).with_port(new_port)
+            config.connection_string = encrypt(moved_to)
+            config.database_label = parse(moved_to).redacted()
+            config.updated = timezone.now()
+            config.save(update_fields=["connection_string", "database_label", "updated"])
+            audit_record(
+                actor=actor,
+                organization=config.project.organization,
+                action="pulse.database_moved",
+                target=config.project,
+                details={"database": config.database_label, "from_port": old_port, "to_port": new_port},
+            )
+            moved.append(config.project)
+    for leftover in PulseLeftoverSlot.objects.all():
+        current = decrypt(leftover.connection_string)
+        if points_at_this_machine(current, old_port):
+            moved_to = parse(current).with_port(new_port)
+            leftover.connection_string = encrypt(moved_to)
+            leftover.database_label = parse(moved_to).redacted()
+            leftover.save(update_fields=["connection_string", "database_label"])
+    return moved
+
+
+def pulse_database_move(
+    *, project: Project, connection_string: str, tables: list[str], actor: Actor
+) -> PulseConfig:
+    """Point the project's enabled Pulse at its database's new place, without contacting the old
+    one (which is gone or out of reach). Where the project's slot exists at the new place, it is
+    kept and capture resumes from it; where it does not, Pulse is enabled there afresh (for
+    ``tables``; changes made in between are not captured). Raises PulseError as pulse_enable does.
+    """
+    config = PulseConfig.objects.filter(project=project, enabled=True).first()
+    if config is None:
+        raise PulseError("Pulse is not enabled for this project.")
+    try:
+        parsed = parse(connection_string)
+        with user_database(parsed) as connection:
+            slot = connection.execute(
+                "SELECT 1 FROM pg_replication_slots WHERE slot_name = %s AND database = current_database() "
+                "AND plugin = %s",
+                [config.slot_name, PLUGIN],
+            ).fetchone()
+    except ConnectionStringError as error:
+        raise PulseError(error.message) from None
+    except psycopg.Error as error:
+        raise PulseError(lost(error, parsed).message) from None
+    if slot is not None:
+        with transaction.atomic():
+            locked = PulseConfig.objects.select_for_update().get(pk=config.pk)
+            locked.connection_string = encrypt(connection_string.strip())
+            locked.database_label = parsed.redacted()
+            locked.updated = timezone.now()
+            locked.save(update_fields=["connection_string", "database_label", "updated"])
+            audit_record(
+                actor=actor,
+                organization=project.organization,
+                action="pulse.database_moved",
+                target=project,
+                details={"database": locked.database_label, "slot": locked.slot_name},
+            )
+        return locked
+    with transaction.atomic():
+        locked = PulseConfig.objects.select_for_update().get(pk=config.pk)
+        old_label = locked.database_label
+        locked.enabled = False
+        locked.connection_string = ""
+        locked.updated = timezone.now()
+        locked.save(update_fields=["enabled", "connection_string", "updated"])
+        audit_record(
+            actor=actor,
+            organization=project.organization,
+            action="pulse.database_moved",
+            target=project,
+            details={"from": old_label, "database": parsed.redacted(), "slot": locked.slot_name},
+        )
+    return pulse_enable(
+        project=project, connection_string=connection_string, region=config.region, tables=tables, actor=actor
+    )

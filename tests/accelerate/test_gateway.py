@@ -446,7 +446,7 @@ def test_a_database_that_goes_down_answers_p6008_at_once_and_the_gateway_recover
         accelerate_services.accelerate_configure(
             project=project,
             actor=actor,
-            connection_string=server.url("postgres"),
+            connection_string=server.superuser_url("postgres"),
             region="eu-west-1",
             pool_timeout_seconds=5,
         )

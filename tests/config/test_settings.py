@@ -177,7 +177,8 @@ def test_manage_py_prepares_the_embedded_mode_where_the_process_starts(tmp_path)
                 "manage.py",
                 "shell",
                 "-c",
-                "from django.db import connection; connection.ensure_connection(); print('connected')",
+                "from django.db import connection; print(connection.cursor().execute('SELECT current_user')"
+                ".fetchone()[0])",
             ],
             cwd=ROOT,
             env={**env, "CONSOLE_DATA_DIR": str(data_dir)},
@@ -186,9 +187,13 @@ def test_manage_py_prepares_the_embedded_mode_where_the_process_starts(tmp_path)
             timeout=120,
         )
         assert result.returncode == 0, result.stderr
-        assert result.stdout.strip().endswith("connected")
+        # The console's own role, not the superuser.
+        assert result.stdout.strip().splitlines()[-1] == "console"
         assert (data_dir / "secrets.json").stat().st_mode & 0o777 == 0o600
+        for server in ("postgres", "demo-postgres"):
+            assert (data_dir / f"{server}.server.json").stat().st_mode & 0o777 == 0o600
     finally:
         from devtools import embedded_pg
 
         embedded_pg.stop(data_dir / "postgres")
+        embedded_pg.stop(data_dir / "demo-postgres")
