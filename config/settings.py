@@ -5,9 +5,9 @@ embedded mode where a process starts). Tests use ``config/test_settings.py``.
 Two modes:
 - production: ``DATABASE_URL`` is set; ``SECRET_KEY`` and ``SECRET_ENCRYPTION_KEYS``
   must be given, or the process refuses to start.
-- embedded development: ``DATABASE_URL`` is unset; an embedded PostgreSQL runs under
-  ``.data/`` and the secrets are generated and kept there (by the bootstrap, before this
-  module is read; here they are only read).
+- embedded development: ``DATABASE_URL`` is unset; two embedded PostgreSQL servers run under
+  ``.data/`` (the console's, and the demo server) and the secrets are generated and kept there
+  (by the bootstrap, before this module is read; here they are only read).
 """
 
 from __future__ import annotations

@@ -81,8 +81,17 @@ def test_a_second_make_run_beside_a_running_one_leaves_it_and_its_databases_alon
 
 
 def test_a_killed_pulse_worker_is_started_again_while_the_web_and_an_open_stream_carry_on(make_run):
+    """Issue 17.14: make run's own worker killed while a second worker stands by (the documented
+    failover): the web server must not stop, and the stream opened before goes on delivering."""
     run = make_run()
     run.wait_for("reading slot", timeout=60)  # the demo's capture is running
+    standby = subprocess.Popen(
+        [sys.executable, "manage.py", "pulseworker"],
+        cwd=ROOT,
+        env={**run.env, "PULSE_LOCK_RETRY": "0.5"},
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     stream = SseStream(run.base_url, run.demo_key(), "users")
     try:
         worker = run.child("pulseworker")
@@ -99,8 +108,15 @@ def test_a_killed_pulse_worker_is_started_again_while_the_web_and_an_open_stream
         event = stream.event()  # the stream opened before the kill delivers what the new worker captured
         assert (event["event"], event["data"]["created"]["email"]) == ("create", "after-the-kill@example.com")
         assert run.get("/login/") == 200
+        assert run.process is not None and run.process.poll() is None
     finally:
         stream.close()
+        standby.terminate()
+        try:
+            standby.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(standby.pid, signal.SIGKILL)
+            standby.wait(10)
 
 
 def test_the_demo_server_keeps_its_port_and_follows_a_new_one_when_its_port_was_taken(make_run, data_dir):
