@@ -188,9 +188,10 @@ def running_urls(folder: Path) -> tuple[str, str]:
 
 
 def stop(embedded: Embedded | None) -> list[Path]:
-    """Stop the servers this process started (never one another process started); their folders."""
+    """Stop the servers this process owns — it started them, or their starter is gone — never
+    one that another running process started; their folders."""
     stopped = []
     for server in embedded.servers if embedded else []:
-        if server.started_here and embedded_pg.stop(server.data_dir):
+        if server.owned and embedded_pg.stop(server.data_dir):
             stopped.append(server.data_dir)
     return stopped

@@ -62,6 +62,9 @@ class EmbeddedServer:
     started_here: bool
     superuser_password: str = field(repr=False)
     moved_from: int | None = None  # the port it had until now, when another program took it
+    # This process is the one to stop it: it started it, or took it over from a process that
+    # started it and is gone (a `manage.py` command, a run that was killed).
+    owned: bool = False
 
     def superuser_url(self, database: str = "postgres") -> str:
         """For development tooling only (creating roles and databases): never the console's."""
@@ -210,6 +213,18 @@ def _running_port(data_dir: Path) -> int | None:
     return int(lines[3])
 
 
+def _alive(pid: object) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def running_port(data_dir: Path) -> int | None:
     """The port the server of data_dir listens on, or None if it does not run. Reads only."""
     return _running_port(data_dir.resolve())
@@ -339,7 +354,14 @@ def ensure_running(data_dir: Path, *, port: int | None = None, logical: bool = T
         password = str(state["superuser_password"])
         running = _running_port(data_dir)
         if running is not None:
-            server = EmbeddedServer(data_dir, running, started_here=False, superuser_password=password)
+            starter = state.get("started_by")
+            owned = starter == os.getpid() or not _alive(starter)
+            if owned and starter != os.getpid():
+                state["started_by"] = os.getpid()
+                _write_state(data_dir, state)
+            server = EmbeddedServer(
+                data_dir, running, started_here=False, superuser_password=password, owned=owned
+            )
             if trusts_without_password(data_dir):
                 _require_passwords(server)
             return server
@@ -354,6 +376,7 @@ def ensure_running(data_dir: Path, *, port: int | None = None, logical: bool = T
         for attempt in range(3):
             chosen = candidate if candidate is not None else _free_port()
             state["port"] = chosen
+            state["started_by"] = os.getpid()
             _write_state(data_dir, state)
             try:
                 _start(data_dir, chosen)
@@ -368,7 +391,12 @@ def ensure_running(data_dir: Path, *, port: int | None = None, logical: bool = T
             state["moved_from"] = [*state.get("moved_from", []), moved_from][-MAX_REMEMBERED_MOVES:]
             _write_state(data_dir, state)
         server = EmbeddedServer(
-            data_dir, chosen, started_here=True, superuser_password=password, moved_from=moved_from
+            data_dir,
+            chosen,
+            started_here=True,
+            superuser_password=password,
+            moved_from=moved_from,
+            owned=True,
         )
         if trusts_without_password(data_dir):
             _require_passwords(server)

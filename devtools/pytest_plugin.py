@@ -4,7 +4,8 @@ pytest-django reads the settings while pytest loads its first conftest files, so
 PostgreSQL must run before that: a wrapper around that hook prepares it first. The embedded
 demo server runs in either mode: the tests make the databases that stand in for users' own
 there, never on the console's server (which the connection-string guard refuses). At the end,
-the run stops the servers it started (a `make run` beside the tests keeps its own).
+the run stops the servers it started or took over from a process that is gone (a `make run`
+beside the tests keeps its own).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ _started: list[embedded_pg.EmbeddedServer] = []
 def pytest_load_initial_conftests(early_config: pytest.Config) -> Generator[None]:
     embedded = bootstrap.prepare()
     servers = embedded.servers if embedded is not None else [bootstrap.prepare_demo_server()]
-    _started.extend(server for server in servers if server.started_here)
+    _started.extend(server for server in servers if server.owned)
     return (yield)
 
 

@@ -153,3 +153,28 @@ def test_a_server_whose_credentials_are_lost_says_how_to_recover(server_dir):
     embedded_pg.state_path(server_dir.resolve()).unlink()
     with pytest.raises(RuntimeError, match="credentials .* are missing"):
         embedded_pg.ensure_running(server_dir)
+
+
+def test_a_server_whose_starter_is_gone_is_taken_over_one_whose_starter_runs_is_not(server_dir):
+    """`manage.py migrate` in a fresh clone starts the servers and exits: the next `make run`
+    stops them on Ctrl-C. A server that a running `make run` started is never another's to stop."""
+    start = (
+        "from pathlib import Path; from devtools import embedded_pg; "
+        f"server = embedded_pg.ensure_running(Path({str(server_dir)!r}))"
+    )
+    subprocess.run([sys.executable, "-c", start], cwd=ROOT, check=True, timeout=120)
+    adopted = embedded_pg.ensure_running(server_dir)
+    assert (adopted.started_here, adopted.owned) == (False, True)
+    assert embedded_pg.ensure_running(server_dir).owned  # still this process's
+    other = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            start.replace("embedded_pg.ensure_running(", "print(embedded_pg.ensure_running(") + ".owned)",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert other.stdout.strip() == "False", other.stderr  # this process, its owner, still runs
