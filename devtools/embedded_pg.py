@@ -213,8 +213,8 @@ def _running_port(data_dir: Path) -> int | None:
     return int(lines[3])
 
 
-def _alive(pid: object) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
+def _alive(pid: int) -> bool:
+    if pid <= 0:
         return False
     try:
         os.kill(pid, 0)
@@ -354,8 +354,9 @@ def ensure_running(data_dir: Path, *, port: int | None = None, logical: bool = T
         password = str(state["superuser_password"])
         running = _running_port(data_dir)
         if running is not None:
+            # Taken over only from a starter known to be gone (never when none is recorded).
             starter = state.get("started_by")
-            owned = starter == os.getpid() or not _alive(starter)
+            owned = starter == os.getpid() or isinstance(starter, int) and not _alive(starter)
             if owned and starter != os.getpid():
                 state["started_by"] = os.getpid()
                 _write_state(data_dir, state)
