@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -91,6 +94,21 @@ def demo_sandbox(settings, tmp_path):
     _drop_database(admin, name)
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
+def server_folder(prefix: str) -> Path:
+    """A fresh folder for an embedded PostgreSQL of a test's own. Not under pytest's tmp_path:
+    running as root, the server runs as `pgserver` and must reach its folder, and every pytest
+    session (another one on the same machine too) makes /tmp/pytest-of-root private again."""
+    return Path(tempfile.mkdtemp(prefix=f"console-test-{prefix}-"))
+
+
+@pytest.fixture
+def server_tmp(request) -> Iterator[Path]:
+    """A server_folder for this test, removed afterwards (stop its servers first)."""
+    folder = server_folder(request.node.name[:40])
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

@@ -92,7 +92,7 @@ class DevServer:
         self._reader = threading.Thread(target=self._read, args=(self.process,), daemon=True)
         self._reader.start()
         if wait:
-            self.wait_for("is running at", timeout=timeout)
+            self.wait_for("Press Ctrl-C to stop everything.", timeout=timeout)  # the banner's last line
         return self
 
     def _read(self, process: subprocess.Popen[bytes]) -> None:

@@ -391,7 +391,6 @@ def check_addresses(
 # machine's own interface addresses) — they all reach a server listening on loopback or on all
 # interfaces.
 
-_THIS_MACHINE = "this machine"
 CONSOLE_ADDRESSES_TTL = 30.0
 
 
@@ -439,13 +438,15 @@ def points_at_this_machine(text: str, port: int) -> bool:
     the strings to update when a server on this machine moved to another port."""
     try:
         parsed = parse(text)
+        if parsed.port != port:
+            return False
         answers = socket.getaddrinfo(
             parsed.host, parsed.port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
         )
     except (ConnectionStringError, socket.gaierror, UnicodeError):
         return False
     addresses = _unique_addresses(answers)
-    return parsed.port == port and bool(addresses) and all(is_this_machine(address) for address in addresses)
+    return bool(addresses) and all(is_this_machine(address) for address in addresses)
 
 
 def _console_server() -> tuple[str, int]:

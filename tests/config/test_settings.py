@@ -155,9 +155,9 @@ def test_reading_the_settings_starts_nothing_and_writes_nothing(tmp_path):
     assert not data_dir.exists()
 
 
-def test_manage_py_prepares_the_embedded_mode_where_the_process_starts(tmp_path):
+def test_manage_py_prepares_the_embedded_mode_where_the_process_starts(server_tmp):
     """The entry point, not the settings, generates the secrets and starts the server."""
-    data_dir = tmp_path / "data"
+    data_dir = server_tmp / "data"
     env = {
         k: v
         for k, v in os.environ.items()

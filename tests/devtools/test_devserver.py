@@ -11,6 +11,7 @@ started, even on failure.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -22,15 +23,18 @@ import psycopg
 import pytest
 
 from devtools import bootstrap, embedded_pg
+from tests.conftest import server_folder
 from tests.devserver import ROOT, DevServer, SseStream, free_port
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory) -> Iterator[Path]:
-    folder = tmp_path_factory.mktemp("make-run") / "data"
+def data_dir() -> Iterator[Path]:
+    base = server_folder("make-run")
+    folder = base / "data"
     yield folder
     for server_dir in (bootstrap.console_server_dir(folder), bootstrap.demo_server_dir(folder)):
         embedded_pg.stop(server_dir)
+    shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def server_dir(tmp_path) -> Path:
-    folder = tmp_path / "pg"
+def server_dir(server_tmp) -> Path:
+    folder = server_tmp / "pg"
     yield folder
     embedded_pg.stop(folder)
 
@@ -107,8 +107,8 @@ def _trusting_server(folder: Path) -> int:
     return port
 
 
-def test_a_folder_that_trusted_every_client_is_migrated_on_its_next_start(tmp_path):
-    data = tmp_path / "data"
+def test_a_folder_that_trusted_every_client_is_migrated_on_its_next_start(server_tmp):
+    data = server_tmp / "data"
     _trusting_server(data / "postgres")
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "EMBEDDED_DATABASE_URL"}}
     script = (

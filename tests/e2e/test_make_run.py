@@ -20,8 +20,8 @@ from tests.devserver import ROOT, DevServer, free_port
 
 
 @pytest.fixture
-def make_run(tmp_path) -> Iterator[DevServer]:
-    server = DevServer(tmp_path / "data", free_port())
+def make_run(server_tmp) -> Iterator[DevServer]:
+    server = DevServer(server_tmp / "data", free_port())
     yield server
     try:
         server.stop()
