@@ -55,6 +55,7 @@ class ThrowawayPostgres:
 
         server = embedded_pg.ensure_running(self.data_dir, port=self.port or None)
         self.port, self.password = server.port, server.superuser_password
+        embedded_pg.ensure_database(server, "console", owner="postgres")  # url()'s default
 
     def stop(self) -> None:
         from devtools import embedded_pg
