@@ -68,4 +68,5 @@ demo-insert: $(STAMP)
 
 clean-data:
 	@$(BIN)/python -m devtools.embedded_pg stop .data/postgres 2>/dev/null || true
+	@$(BIN)/python -m devtools.embedded_pg stop .data/demo-postgres 2>/dev/null || true
 	rm -rf .data

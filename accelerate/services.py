@@ -21,7 +21,7 @@ from console.access import product_access_granted
 from console.audit import Actor, audit_record
 from projects.models import Project
 from userdb import connection_strings
-from userdb.encryption import encrypt
+from userdb.encryption import decrypt, encrypt
 from userdb.regions import region_name
 
 PRODUCT = "accelerate"
@@ -212,3 +212,42 @@ def _set_enabled(*, config: AccelerateConfig, enabled: bool, actor: Actor) -> Ac
         details={"region": locked.region, "region_name": region_name(locked.region)},
     )
     return locked
+
+
+def accelerate_database_port_move(*, old_port: int, new_port: int, actor: Actor) -> list[AccelerateConfig]:
+    """A database server on this machine moved from ``old_port`` to ``new_port`` (the embedded
+    demo server, when another program took its port): every configuration whose connection
+    string names this machine and ``old_port`` now names ``new_port``, the rest of it unchanged.
+
+    Each change is stored encrypted and audited as ``accelerate.update``; the others are left
+    alone. Returns the configurations that changed.
+    """
+    moved: list[AccelerateConfig] = []
+    for config_id in AccelerateConfig.objects.values_list("pk", flat=True):
+        with transaction.atomic():
+            config = (
+                AccelerateConfig.objects.select_for_update()
+                .select_related("project__organization")
+                .get(pk=config_id)
+            )
+            current = decrypt(config.connection_string)
+            if not connection_strings.points_at_this_machine(current, old_port):
+                continue
+            moved_to = connection_strings.parse(current).with_port(new_port)
+            config.connection_string = encrypt(moved_to)
+            config.database_display = connection_strings.parse(moved_to).redacted()
+            config.updated = timezone.now()
+            config.save(update_fields=["connection_string", "database_display", "updated"])
+            audit_record(
+                actor=actor,
+                organization=config.project.organization,
+                action="accelerate.update",
+                target=config.project,
+                details={
+                    "database": config.database_display,
+                    "changed": ["connection_string"],
+                    "reason": f"the database server moved from port {old_port} to {new_port}",
+                },
+            )
+            moved.append(config)
+    return moved

@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 
-from bench.common import scratch_database, setup_django, table
+from bench.common import scratch_database, setup_django, table, users_server_url
 
 ROWS = 100_000
 QUERY = "SELECT id, email, score FROM bench_users WHERE id = $1"
@@ -94,12 +94,10 @@ def main() -> None:
     from usage.metering import Meter
 
     with scratch_database():
-        params = connection.get_connection_params()
-        server = f"postgresql://{params['user']}@{params['host']}:{params['port']}"
-        with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        with psycopg.connect(users_server_url("postgres"), autocommit=True) as conn:
             conn.execute("DROP DATABASE IF EXISTS bench_source WITH (FORCE)")
             conn.execute("CREATE DATABASE bench_source")
-        source = f"{server}/bench_source"
+        source = users_server_url("bench_source")
         try:
             with psycopg.connect(source, autocommit=True) as conn:
                 conn.execute("CREATE TABLE bench_users (id int PRIMARY KEY, email text, score numeric)")
@@ -218,7 +216,7 @@ def main() -> None:
             thread.join(10)
             del config
         finally:
-            with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+            with psycopg.connect(users_server_url("postgres"), autocommit=True) as conn:
                 conn.execute("DROP DATABASE IF EXISTS bench_source WITH (FORCE)")
 
 

@@ -5,9 +5,9 @@ embedded mode where a process starts). Tests use ``config/test_settings.py``.
 Two modes:
 - production: ``DATABASE_URL`` is set; ``SECRET_KEY`` and ``SECRET_ENCRYPTION_KEYS``
   must be given, or the process refuses to start.
-- embedded development: ``DATABASE_URL`` is unset; an embedded PostgreSQL runs under
-  ``.data/`` and the secrets are generated and kept there (by the bootstrap, before this
-  module is read; here they are only read).
+- embedded development: ``DATABASE_URL`` is unset; two embedded PostgreSQL servers run under
+  ``.data/`` (the console's, and the demo server) and the secrets are generated and kept there
+  (by the bootstrap, before this module is read; here they are only read).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import environ
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from devtools import devsecrets, embedded_pg
+from devtools import bootstrap, devsecrets
 
 # Lets generic classes be subscripted at run time (ModelAdmin[Project]) for the type checker.
 django_stubs_ext.monkeypatch()
@@ -37,12 +37,13 @@ if env.bool("READ_DOT_ENV", default=False) and (BASE_DIR / ".env").exists():
 EMBEDDED = not env.str("DATABASE_URL", default="")
 if EMBEDDED:
     _dev = devsecrets.load(DATA_DIR / "secrets.json")
-    # Set by the bootstrap that started the server; a process that skipped it (a bare import)
-    # finds the server if it runs, else gets a connection error on first use, never a side effect.
-    DATABASE_URL = env.str("EMBEDDED_DATABASE_URL", default="") or embedded_pg.running_url(
-        DATA_DIR / "postgres"
-    )
-    EMBEDDED_DATABASE_PORT: int | None = env.db_url_config(DATABASE_URL)["PORT"] or None
+    # Set by the bootstrap that started the servers; a process that skipped it (a bare import)
+    # finds them if they run, else gets a connection error on first use, never a side effect.
+    _running = bootstrap.running_urls(DATA_DIR)
+    DATABASE_URL = env.str("EMBEDDED_DATABASE_URL", default="") or _running[0]
+    # The demo database, on the embedded demo server (not the console's), as its unprivileged
+    # owner: the products' demos use it (console/demo.py), and so may the users of this mode.
+    DEMO_DATABASE_URL: str | None = env.str("EMBEDDED_DEMO_DATABASE_URL", default="") or _running[1]
     # Empty until the bootstrap generated them: Django then refuses to sign anything, and
     # userdb.encryption refuses to encrypt, rather than either using a made-up secret.
     SECRET_KEY = env.str("SECRET_KEY", default=_dev.get("SECRET_KEY", ""))
@@ -53,8 +54,6 @@ if EMBEDDED:
     DEBUG = env.bool("DEBUG", default=False)
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
     ALLOW_PRIVATE_DATABASE_HOSTS = env.bool("ALLOW_PRIVATE_DATABASE_HOSTS", default=True)
-    # The database on the embedded server that the products' demos use (console/demo.py).
-    DEMO_DATABASE = env.str("DEMO_DATABASE", default="demo")
     # A development convenience: the inviter also sees the invitation link (production: never).
     SHOW_INVITATION_LINKS = env.bool("SHOW_INVITATION_LINKS", default=True)
 else:
@@ -75,9 +74,9 @@ else:
     DEBUG = env.bool("DEBUG", default=False)
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
     ALLOW_PRIVATE_DATABASE_HOSTS = env.bool("ALLOW_PRIVATE_DATABASE_HOSTS", default=False)
-    EMBEDDED_DATABASE_PORT = None
     # Invitation links go only to the invited address: whoever follows one has proved it.
     SHOW_INVITATION_LINKS = False
+    DEMO_DATABASE_URL = None
 
 INSTALLED_APPS = [
     "console",

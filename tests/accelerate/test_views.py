@@ -212,6 +212,9 @@ def test_the_password_never_appears_in_a_page_log_record_or_audit_event(
     owner_client, project, database_url, caplog, password
 ):
     assume(password.strip() == password)
+    # Hypothesis also draws words from the code (region names, labels): a "password" that the
+    # page shows anyway proves nothing either way.
+    assume(password not in owner_client.get(url("tab", project)).content.decode())
     AccelerateConfig.objects.all().delete()
     cache.clear()  # each example is a fresh user session as far as the database-check limit goes
     encoded = quote(password, safe="")

@@ -152,9 +152,9 @@ def test_reading_the_settings_starts_nothing_and_writes_nothing(tmp_path):
     assert not data_dir.exists()
 
 
-def test_manage_py_prepares_the_embedded_mode_where_the_process_starts(tmp_path):
+def test_manage_py_prepares_the_embedded_mode_where_the_process_starts(server_tmp):
     """The entry point, not the settings, generates the secrets and starts the server."""
-    data_dir = tmp_path / "data"
+    data_dir = server_tmp / "data"
     try:
         result = subprocess.run(
             [
@@ -162,7 +162,8 @@ def test_manage_py_prepares_the_embedded_mode_where_the_process_starts(tmp_path)
                 "manage.py",
                 "shell",
                 "-c",
-                "from django.db import connection; connection.ensure_connection(); print('connected')",
+                "from django.db import connection; print(connection.cursor().execute('SELECT current_user')"
+                ".fetchone()[0])",
             ],
             cwd=ROOT,
             env=clean_environment(CONSOLE_DATA_DIR=str(data_dir)),
@@ -171,12 +172,16 @@ def test_manage_py_prepares_the_embedded_mode_where_the_process_starts(tmp_path)
             timeout=120,
         )
         assert result.returncode == 0, result.stderr
-        assert result.stdout.strip().endswith("connected")
+        # The console's own role, not the superuser.
+        assert result.stdout.strip().splitlines()[-1] == "console"
         assert (data_dir / "secrets.json").stat().st_mode & 0o777 == 0o600
+        for server in ("postgres", "demo-postgres"):
+            assert (data_dir / f"{server}.server.json").stat().st_mode & 0o777 == 0o600
     finally:
         from devtools import embedded_pg
 
         embedded_pg.stop(data_dir / "postgres")
+        embedded_pg.stop(data_dir / "demo-postgres")
 
 
 def test_check_deploy_warns_when_production_mail_would_print_links_to_the_log():
