@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from django import template
 from django.conf import settings
 
@@ -25,3 +28,10 @@ def can_manage_member(membership: Membership | None, target: Membership) -> bool
 def signup_allowed() -> bool:
     """``{% signup_allowed as allow_signup %}``: whether open self-service sign-up is on."""
     return bool(settings.ALLOW_SIGNUP)
+
+
+@register.filter(name="zip")
+def zip_with(first: Iterable[Any], second: Iterable[Any]) -> list[tuple[Any, Any]]:
+    """``{% for label, cell in labels|zip:cells %}``: two lists side by side (a table's headers
+    beside a row's cells, for the cells' ``data-label`` when narrow tables stack)."""
+    return list(zip(first, second, strict=False))
