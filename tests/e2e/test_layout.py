@@ -172,4 +172,3 @@ def test_the_overflow_check_sees_a_table_cut_off(busy_organization, login_page, 
         "Object.assign(document.querySelector('.audit-log').style, {display: 'table', minWidth: '60rem'})"
     )
     assert any("table-wrap hides" in problem for problem in page.evaluate(OVERFLOWS))
-
