@@ -7,6 +7,7 @@ from django import template
 from django.conf import settings
 
 from console import permissions
+from console.audit import audit_action_label, audit_details_display, audit_target_type_label
 from console.models import Membership
 
 register = template.Library()
@@ -35,3 +36,21 @@ def zip_with(first: Iterable[Any], second: Iterable[Any]) -> list[tuple[Any, Any
     """``{% for label, cell in labels|zip:cells %}``: two lists side by side (a table's headers
     beside a row's cells, for the cells' ``data-label`` when narrow tables stack)."""
     return list(zip(first, second, strict=False))
+
+
+@register.filter
+def audit_action(code: str) -> str:
+    """``{{ event.action|audit_action }}``: "Invitation accepted" for ``invitation.accept``."""
+    return audit_action_label(code)
+
+
+@register.filter
+def audit_details(details: dict[str, Any]) -> list[tuple[str, str]]:
+    """``{% for label, value in event.details|audit_details %}``: the details in words."""
+    return audit_details_display(details or {})
+
+
+@register.filter
+def audit_target_type(target_type: str) -> str:
+    """``{{ event.target_type|audit_target_type }}``: "API key" for ``apikey``."""
+    return audit_target_type_label(target_type)
