@@ -54,3 +54,20 @@ def audit_details(details: dict[str, Any]) -> list[tuple[str, str]]:
 def audit_target_type(target_type: str) -> str:
     """``{{ event.target_type|audit_target_type }}``: "API key" for ``apikey``."""
     return audit_target_type_label(target_type)
+
+
+CONSOLE_EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+
+
+@register.simple_tag
+def mail_goes_to_terminal() -> bool:
+    """``{% mail_goes_to_terminal as to_terminal %}``: email is printed, not sent (no mail server set up)."""
+    return bool(settings.EMAIL_BACKEND == CONSOLE_EMAIL_BACKEND)
+
+
+@register.simple_tag
+def demo_login() -> str:
+    """``{% demo_login as demo_email %}``: the demo login's email in the embedded mode, else ""."""
+    from console.demo import DEMO_EMAIL
+
+    return DEMO_EMAIL if settings.EMBEDDED else ""

@@ -92,6 +92,22 @@ def test_an_admin_cannot_invite_an_owner(admin):
         invite(admin, role=Role.OWNER)
 
 
+def test_without_a_mail_server_the_dialog_says_the_mail_went_to_the_terminal(
+    admin_client, organization, settings
+):
+    """The embedded mode prints email in the terminal: the dialog does not claim it was emailed."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    response = admin_client.post(
+        reverse("invitation_create", args=[organization.slug]),
+        {"email": "dev@example.com", "role": "developer"},
+        headers={"HX-Request": "true"},
+    )
+    html = response.content.decode()
+    assert "We emailed" not in html
+    assert "printed in the terminal where the console runs" in html
+    assert "pass the link on yourself" in html
+
+
 def test_the_invite_dialog_shows_the_link_once_and_emails_it(admin_client, organization):
     url = reverse("invitation_create", args=[organization.slug])
     dialog = admin_client.get(url, headers={"HX-Request": "true"}).content.decode()
