@@ -33,8 +33,12 @@ LIMITS = {
 
 def _clean_settings(*, region: str, limits: dict[str, int]) -> None:
     errors: dict[str, str] = {}
-    if region not in dict(settings.ACCELERATE_REGIONS):
-        errors["region"] = f"Choose one of the offered regions ({region or 'none'} is not one of them)."
+    if not region:
+        errors["region"] = (
+            "The host name does not tell where the database is: choose the region closest to it."
+        )
+    elif region not in dict(settings.ACCELERATE_REGIONS):
+        errors["region"] = f"Choose one of the offered regions ({region} is not one of them)."
     for field, ((low, high, _), label) in LIMITS.items():
         value = limits[field]
         if not low <= value <= high:
@@ -57,9 +61,10 @@ def accelerate_configure(
 ) -> AccelerateConfig:
     """Configure Accelerate for the project, or edit its configuration, once the database checks out.
 
-    Promises: nothing is stored unless every check passed — the organization has access,
-    the region and limits are in bounds, and a new connection string parses, passes the
-    address guard and answers ``SELECT 1`` within ``ACCELERATE_CHECK_TIMEOUT``. Failures
+    Promises: nothing is stored unless every check passed — the organization has access, a
+    new connection string parses, passes the address guard and answers ``SELECT 1`` within
+    ``ACCELERATE_CHECK_TIMEOUT`` (checked first: a bad string is what to fix first), and the
+    region and limits are in bounds (an empty region: the host did not say). Failures
     raise ValidationError keyed by field, with messages that never contain the password.
     ``connection_string`` empty keeps the stored one (it is required the first time).
     The string is stored encrypted; editing keeps ``enabled`` as it was. Audited as
@@ -74,7 +79,6 @@ def accelerate_configure(
         "query_timeout_seconds": query_timeout_seconds,
         "response_size_limit_mb": response_size_limit_mb,
     }
-    _clean_settings(region=region, limits=limits)
     existing = AccelerateConfig.objects.filter(project=project).first()
     connection_string = (connection_string or "").strip()
     checked: tuple[str, str, str] | None = None  # (token, redacted, server version)
@@ -87,6 +91,7 @@ def accelerate_configure(
         checked = (encrypt(connection_string), parsed.redacted(), info.version)
     elif existing is None:
         raise ValidationError({"connection_string": "Enter the connection string of your database."})
+    _clean_settings(region=region, limits=limits)
 
     with transaction.atomic():
         config = AccelerateConfig.objects.select_for_update().filter(project=project).first()

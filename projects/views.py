@@ -7,7 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
@@ -91,9 +91,9 @@ def project_dashboard(
 def project_settings(
     request: AuthenticatedRequest, organization_slug: str, project_id: uuid.UUID
 ) -> HttpResponse:
-    """Settings → General: rename (admins and owners), and the way to "Delete project"."""
+    """Settings → General: rename (admins and owners), and the way to "Delete project". A rename
+    shows the page anew (the name is in the title, the breadcrumb and the heading)."""
     membership, project = project_scope(request, organization_slug, project_id)
-    renamed = False
     if request.method == "POST":
         require(membership, Action.MANAGE_PROJECT)
         form = ProjectNameForm(request.POST)
@@ -105,16 +105,11 @@ def project_settings(
             except ValidationError as error:
                 form_errors_add(form, error)
             else:
-                if not request.htmx:
-                    messages.success(request, "Project name updated.")
-                    return redirect("projects:settings", organization_slug, project.pk)
-                renamed = True
-                form = ProjectNameForm(initial={"name": project.name})
+                url = reverse("projects:settings", args=[organization_slug, project.pk])
+                return modal_done(request, url, "Project name updated.")
     else:
         form = ProjectNameForm(initial={"name": project.name})
-    context = project_context(
-        membership, project, tab="settings", subtab="general", form=form, renamed=renamed
-    )
+    context = project_context(membership, project, tab="settings", subtab="general", form=form)
     return render_form(request, "projects/settings_general.html", "general-form", context)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from dataclasses import dataclass, field
 
@@ -143,6 +144,29 @@ def pulse_capture_targets() -> dict[uuid.UUID, CaptureTarget]:
 def pulse_recent_events(*, project: Project, limit: int = 20) -> list[PulseEvent]:
     """The project's latest captured events, newest first (the Pulse tab's live tail)."""
     return list(PulseEvent.objects.filter(project=project).order_by("-id")[:limit])
+
+
+def pulse_last_captured_at(*, config: PulseConfig) -> dt.datetime | None:
+    """When the project's newest change was captured: the worker's report, or the newest event's
+    time if that is later (the tab's status and its live tail never disagree)."""
+    newest = (
+        PulseEvent.objects.filter(project_id=config.project_id)
+        .order_by("-id")
+        .values_list("captured_at", flat=True)
+        .first()
+    )
+    candidates = [moment for moment in (config.last_captured_at, newest) if moment is not None]
+    return max(candidates, default=None)
+
+
+def pulse_example_model(*, config: PulseConfig) -> str:
+    """A table the examples can stream: one the project covers, as the stream endpoint names it
+    (``schema.table`` outside public); ``TABLE`` while none is known yet."""
+    if config.tables:
+        return str(config.tables[0]).removeprefix("public.")
+    if config.captured_models:
+        return str(sorted(config.captured_models)[0])
+    return "TABLE"
 
 
 @dataclass(frozen=True)

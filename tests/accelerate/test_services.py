@@ -62,7 +62,7 @@ def test_the_stored_connection_string_is_not_the_plaintext(project, database_url
         True,
         "eu-west-1",
         10,
-        5 * 1024 * 1024,
+        5_000_000,
     )
 
 
