@@ -6,11 +6,17 @@ class AccelerateConfig(AppConfig):
     verbose_name = "Accelerate"
 
     def ready(self) -> None:
+        from accelerate.selectors import accelerate_health
         from console.audit import audit_vocabulary_register
         from console.products import Product, product_register
 
         product_register(
-            Product(key="accelerate", name="Accelerate", open_access_setting="ACCELERATE_OPEN_ACCESS")
+            Product(
+                key="accelerate",
+                name="Accelerate",
+                open_access_setting="ACCELERATE_OPEN_ACCESS",
+                health=accelerate_health,
+            )
         )
         audit_vocabulary_register(
             actions={

@@ -8,6 +8,7 @@ class PulseConfig(AppConfig):
     def ready(self) -> None:
         from console.audit import audit_vocabulary_register
         from console.products import Product, product_register
+        from pulse.selectors import pulse_health
         from pulse.services import pulse_release_organization_hook, pulse_release_project_hook
 
         product_register(
@@ -17,6 +18,7 @@ class PulseConfig(AppConfig):
                 open_access_setting="PULSE_OPEN_ACCESS",
                 release_project=pulse_release_project_hook,
                 release_organization=pulse_release_organization_hook,
+                health=pulse_health,
             )
         )
         audit_vocabulary_register(

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
+from accelerate.models import AccelerateConfig
 from accelerate.services import accelerate_configure
 from console.audit import Actor
 from projects.services import api_key_authenticate
 from tests.factories import MembershipFactory, ProjectFactory
+from userdb.encryption import encrypt
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -128,3 +132,23 @@ def test_generate_an_api_key_see_it_in_every_snippet_once_and_copy_them(
     page.reload()
     expect(page.locator("#accelerate-url")).to_contain_text("__API_KEY__")
     assert key not in page.content()
+
+
+def test_the_dashboard_and_overview_say_unreachable_when_the_database_went_away(
+    login_page, live_server, database_url
+):
+    membership = MembershipFactory()
+    project = ProjectFactory(organization=membership.organization, name="Storefront")
+    config = accelerate_configure(
+        project=project, actor=Actor.command("test"), connection_string=database_url(), region="eu-west-1"
+    )
+    # As after a restart that moved the server: the stored string points where nothing answers.
+    nowhere = re.sub(r"@[^/]+/", "@127.0.0.1:1/", database_url(), count=1)
+    AccelerateConfig.objects.filter(pk=config.pk).update(connection_string=encrypt(nowhere))
+    page = login_page(membership.user)
+    page.goto(live_server.url + reverse("projects:dashboard", args=[project.organization.slug, project.pk]))
+    step = page.locator("li.step").filter(has_text="Configure Accelerate")
+    expect(step.locator(".badge")).to_have_text("Unreachable")  # the live check, after the page loaded
+    expect(step).to_contain_text("127.0.0.1:1")
+    page.goto(live_server.url + reverse("organization_overview", args=[project.organization.slug]))
+    expect(page.get_by_role("row", name=re.compile("Storefront"))).to_contain_text("Accelerate: Unreachable")
