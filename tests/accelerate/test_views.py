@@ -349,7 +349,9 @@ def test_generate_api_key_fills_every_snippet_once(owner_client, project, databa
     page = response.content.decode()
     assert response.status_code == 200 and "no-store" in response["Cache-Control"]
     assert page.lstrip().startswith('<div id="accelerate-snippets">')
-    key = re.search(r"\?api_key=(dpk_\w+)", page).group(1)
+    found = re.search(r"\?api_key=(dpk_\w+)", page)
+    assert found is not None
+    key = found.group(1)
     api_key = ApiKey.objects.get(project=project)
     assert api_key.name == "Accelerate key" and api_key_authenticate(key) == api_key
     assert f'Authorization: Bearer {key}"' in page and 'ACCELERATE_URL="prisma://' in page

@@ -281,7 +281,9 @@ def test_generate_api_key_fills_every_snippet_once(owner_client, project, open_a
     page = response.content.decode()
     assert response.status_code == 200 and "no-store" in response["Cache-Control"]
     assert page.lstrip().startswith('<section class="card" id="pulse-snippets"')
-    key = re.search(r"PRISMA_API_KEY=(dpk_\w+)", page).group(1)
+    found = re.search(r"PRISMA_API_KEY=(dpk_\w+)", page)
+    assert found is not None
+    key = found.group(1)
     api_key = ApiKey.objects.get(project=project)
     assert api_key.name == "Pulse key" and api_key_authenticate(key) == api_key
     assert f'Authorization: Bearer {key}"' in page and "__API_KEY__" not in page
