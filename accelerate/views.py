@@ -31,7 +31,7 @@ from projects.models import ApiKey, Project
 from projects.services import api_key_generate
 from projects.view_helpers import project_context, project_scope
 from userdb.connection_strings import InvalidConnectionString, parse
-from userdb.regions import region_name, region_recommend
+from userdb.regions import GATEWAY_REGION_NAME, region_name, region_recommend
 
 PRODUCT = services.PRODUCT
 API_KEY_PLACEHOLDER = "__API_KEY__"
@@ -42,6 +42,12 @@ def _configured(project: Project) -> AccelerateConfig:
     if config is None:
         raise Http404("Accelerate is not configured for this project.")
     return config
+
+
+def _gateway_region_label() -> str:
+    """The gateway's region's readable name ("Europe (Ireland)"), or "" when it has none."""
+    name = region_name(settings.GATEWAY_REGION)
+    return "" if name in (settings.GATEWAY_REGION, GATEWAY_REGION_NAME) else name
 
 
 def _form_context(*, action: str, submit_label: str, editing: bool) -> dict[str, Any]:
@@ -79,7 +85,7 @@ def _tab_context(
         context.update(
             region_label=region_name(config.region),
             gateway_region=settings.GATEWAY_REGION,
-            gateway_region_label=region_name(settings.GATEWAY_REGION),
+            gateway_region_label=_gateway_region_label(),
             accelerate_url=f"prisma://{host}/?api_key={key}",
             api_key_value=key,
             new_api_key=new_key[0] if new_key else None,

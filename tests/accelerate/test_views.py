@@ -265,9 +265,9 @@ def test_the_password_never_appears_in_a_page_log_record_or_audit_event(
 
 def test_the_overview_shows_accelerate_enabled_for_the_project(owner_client, project, database_url):
     overview = reverse("organization_overview", args=[project.organization.slug])
-    assert '<span class="badge on">Accelerate</span>' not in owner_client.get(overview).content.decode()
+    assert "Accelerate: Enabled</span>" not in owner_client.get(overview).content.decode()
     owner_client.post(url("configure", project), form_data(database_url()))
-    assert '<span class="badge on">Accelerate</span>' in owner_client.get(overview).content.decode()
+    assert '<span class="badge on">Accelerate: Enabled</span>' in owner_client.get(overview).content.decode()
 
 
 # The demo database, the form's behaviour, and the snippets with a generated key -----------------
