@@ -31,14 +31,17 @@ LIMITS = {
 }
 
 
-def _clean_settings(*, region: str, limits: dict[str, int]) -> None:
-    errors: dict[str, str] = {}
+def _clean_region(region: str) -> None:
     if not region:
-        errors["region"] = (
-            "The host name does not tell where the database is: choose the region closest to it."
+        raise ValidationError(
+            {"region": "The host name does not tell where the database is: choose the region closest to it."}
         )
-    elif region not in dict(settings.ACCELERATE_REGIONS):
-        errors["region"] = f"Choose one of the offered regions ({region} is not one of them)."
+    if region not in dict(settings.ACCELERATE_REGIONS):
+        raise ValidationError({"region": f"Choose one of the offered regions ({region} is not one of them)."})
+
+
+def _clean_limits(limits: dict[str, int]) -> None:
+    errors: dict[str, str] = {}
     for field, ((low, high, _), label) in LIMITS.items():
         value = limits[field]
         if not low <= value <= high:
@@ -63,7 +66,7 @@ def accelerate_configure(
 
     Promises: nothing is stored unless every check passed — the organization has access, a
     new connection string parses, passes the address guard and answers ``SELECT 1`` within
-    ``ACCELERATE_CHECK_TIMEOUT`` (checked first: a bad string is what to fix first), and the
+    ``ACCELERATE_CHECK_TIMEOUT`` (before the region: a bad string is what to fix first), and the
     region and limits are in bounds (an empty region: the host did not say). Failures
     raise ValidationError keyed by field, with messages that never contain the password.
     ``connection_string`` empty keeps the stored one (it is required the first time).
@@ -79,6 +82,7 @@ def accelerate_configure(
         "query_timeout_seconds": query_timeout_seconds,
         "response_size_limit_mb": response_size_limit_mb,
     }
+    _clean_limits(limits)
     existing = AccelerateConfig.objects.filter(project=project).first()
     connection_string = (connection_string or "").strip()
     checked: tuple[str, str, str] | None = None  # (token, redacted, server version)
@@ -91,7 +95,7 @@ def accelerate_configure(
         checked = (encrypt(connection_string), parsed.redacted(), info.version)
     elif existing is None:
         raise ValidationError({"connection_string": "Enter the connection string of your database."})
-    _clean_settings(region=region, limits=limits)
+    _clean_region(region)
 
     with transaction.atomic():
         config = AccelerateConfig.objects.select_for_update().filter(project=project).first()
