@@ -135,3 +135,9 @@ def test_pulse_says_failing_from_the_workers_report_then_unreachable_or_lagging_
     finally:
         PulseConfig.objects.filter(pk=config.pk).update(connection_string=encrypt(source_url))
         pulse_disable(project=project, actor=ACTOR)
+
+
+def test_a_product_that_is_not_set_up_answers_without_asking_again(owner_client, project):
+    """A badge whose product went away meanwhile must not ask for a check again and again."""
+    fragment = health(owner_client, project, "accelerate")
+    assert ">Not set up</span>" in fragment and "hx-get" not in fragment
