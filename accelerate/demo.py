@@ -23,9 +23,7 @@ def seed(*, organization: Organization, user: User, actor: Actor, write: Callabl
         return
     config = AccelerateConfig.objects.filter(project=project).first()
     if config is None:
-        services.accelerate_configure(
-            project=project, actor=actor, connection_string=url, region="eu-central-1"
-        )
+        services.accelerate_create(project=project, actor=actor, connection_string=url, region="eu-central-1")
     elif not config.enabled:
         services.accelerate_enable(config=config, actor=actor)
     host = demo_public_host()

@@ -144,14 +144,23 @@ def _config_arguments(form: AccelerateConfigForm) -> dict[str, Any]:
 
 
 def _configure_with(
-    request: AuthenticatedRequest, project: Project, form: AccelerateConfigForm
+    request: AuthenticatedRequest,
+    project: Project,
+    form: AccelerateConfigForm,
+    *,
+    config: AccelerateConfig | None = None,
 ) -> RateLimited | None:
-    """Configure from a valid form; errors go onto the form; the refusal if over the rate limit."""
+    """Create the configuration (or update ``config``) from a valid form; errors go onto the form;
+    the refusal if over the rate limit."""
     try:
         arguments = _config_arguments(form)
         if arguments["connection_string"]:  # a database is checked by connecting: limited per user
             rate_limit_consume(name="database_check", identity=f"user:{request.user.pk}")
-        services.accelerate_configure(project=project, actor=Actor.from_request(request), **arguments)
+        actor = Actor.from_request(request)
+        if config is None:
+            services.accelerate_create(project=project, actor=actor, **arguments)
+        else:
+            services.accelerate_update(config=config, actor=actor, **arguments)
     except RateLimited as limited:
         form.add_error(None, limited.message)
         return limited
@@ -211,7 +220,7 @@ def accelerate_edit(
     if request.method == "POST":
         form = AccelerateConfigForm(request.POST, editing=True, initial=initial)
         if form.is_valid():
-            limited = _configure_with(request, project, form)
+            limited = _configure_with(request, project, form, config=config)
             if limited is None and form.is_valid():
                 return modal_done(
                     request,

@@ -114,7 +114,7 @@ def main() -> None:
             organization = Organization.objects.create(name="Bench", slug="bench")
             Membership.objects.create(user=user, organization=organization, role=Role.OWNER)
             project = Project.objects.create(organization=organization, name="Bench")
-            config = accelerate_services.accelerate_configure(
+            config = accelerate_services.accelerate_create(
                 project=project,
                 actor=actor,
                 connection_string=source,
@@ -184,8 +184,8 @@ def main() -> None:
             print(table(["path", "concurrency", "median ms", "p99 ms", "requests/s", "answers"], rows))
 
             # 1,000 clients at once on a connection limit of 10: every one answered or P6004, none hung.
-            accelerate_services.accelerate_configure(
-                project=project,
+            accelerate_services.accelerate_update(
+                config=config,
                 actor=actor,
                 connection_string=None,
                 region="eu-central-1",

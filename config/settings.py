@@ -55,6 +55,8 @@ if EMBEDDED:
     ALLOW_PRIVATE_DATABASE_HOSTS = env.bool("ALLOW_PRIVATE_DATABASE_HOSTS", default=True)
     # The database on the embedded server that the products' demos use (console/demo.py).
     DEMO_DATABASE = env.str("DEMO_DATABASE", default="demo")
+    # A development convenience: the inviter also sees the invitation link (production: never).
+    SHOW_INVITATION_LINKS = env.bool("SHOW_INVITATION_LINKS", default=True)
 else:
     DATABASE_URL = env.str("DATABASE_URL")
     try:
@@ -74,6 +76,8 @@ else:
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
     ALLOW_PRIVATE_DATABASE_HOSTS = env.bool("ALLOW_PRIVATE_DATABASE_HOSTS", default=False)
     EMBEDDED_DATABASE_PORT = None
+    # Invitation links go only to the invited address: whoever follows one has proved it.
+    SHOW_INVITATION_LINKS = False
 
 INSTALLED_APPS = [
     "console",
@@ -158,15 +162,29 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-# Failed logins: this many per account or per IP within the window lock them for the window.
+# Login throttling (console/throttling.py, docs/security.md): this many failed sign-ins for one
+# account, or from one client address, within the window pause sign-ins to it (from it) for the
+# window. Password checks (Argon2: ~100 MiB each) run at most this many at once per process;
+# a login waits this long for a turn, then is answered 429.
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_FAILURE_ADDRESS_LIMIT = env.int("LOGIN_FAILURE_ADDRESS_LIMIT", default=100)
 LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=900)
+LOGIN_CONCURRENT_HASHES = env.int("LOGIN_CONCURRENT_HASHES", default=4)
+LOGIN_HASH_WAIT_SECONDS = env.float("LOGIN_HASH_WAIT_SECONDS", default=5.0)
+
+# The client's address (console/audit.py client_ip): REMOTE_ADDR, unless this names the header
+# the trusted proxies in front set (X-Forwarded-For); then the entry this many from the right.
+TRUSTED_PROXY_HEADER = env.str("TRUSTED_PROXY_HEADER", default="")
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)
 
 # Rate limits (console/ratelimit.py), "count/seconds" per identity, counted in the shared cache:
 # invitation links per client address; database checks (Accelerate configure/edit, Pulse check and
 # enable: each opens a connection to a host the user names) and API key creation per user.
 RATE_LIMITS = {
     "invitation_accept": env.str("RATE_LIMIT_INVITATION_ACCEPT", default="30/600"),
+    # Emails about an account (a password reset, a sign-up link): per recipient, and per client address.
+    "account_email": env.str("RATE_LIMIT_ACCOUNT_EMAIL", default="3/3600"),
+    "account_email_client": env.str("RATE_LIMIT_ACCOUNT_EMAIL_CLIENT", default="20/3600"),
     "database_check": env.str("RATE_LIMIT_DATABASE_CHECK", default="10/60"),
     "api_key_create": env.str("RATE_LIMIT_API_KEY_CREATE", default="30/600"),
 }
@@ -250,7 +268,11 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="console@localhost")
 
 # Self-service sign-up; when off, accounts are created only by accepting an invitation (or by operators).
+# On, an address gets an emailed link to finish signing up, valid this long (seconds).
 ALLOW_SIGNUP = env.bool("ALLOW_SIGNUP", default=False)
+SIGNUP_LINK_MAX_AGE = env.int("SIGNUP_LINK_MAX_AGE", default=60 * 60 * 24)
+# "Forgot password?": the emailed link works once, for this long (seconds).
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=60 * 60)
 
 LOGGING = {
     "version": 1,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Model
 from django.http import HttpRequest
 
@@ -37,8 +39,26 @@ class Actor:
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    # REMOTE_ADDR is the peer; behind a proxy, the operator's proxy sets it (see docs/operations.md).
-    return request.META.get("REMOTE_ADDR") or None
+    """The client's address, for login throttling, rate limits and the audit log.
+
+    ``REMOTE_ADDR`` (the peer) unless ``TRUSTED_PROXY_HEADER`` names the header the operator's
+    proxies set (``X-Forwarded-For``, ``X-Real-IP``): then its entry ``TRUSTED_PROXY_COUNT``
+    places from the right. Each trusted proxy appends the address it saw, so what lies further
+    left is whatever the client sent and is never used. A missing or too short header, or an
+    entry that is not an IP address, falls back to ``REMOTE_ADDR`` (docs/operations.md).
+    """
+    peer = request.META.get("REMOTE_ADDR") or None
+    header = settings.TRUSTED_PROXY_HEADER
+    if not header:
+        return peer
+    entries = [entry.strip() for entry in request.headers.get(header, "").split(",")]
+    count = settings.TRUSTED_PROXY_COUNT
+    if count < 1 or len(entries) < count:
+        return peer
+    try:
+        return str(ipaddress.ip_address(entries[-count]))
+    except ValueError:
+        return peer
 
 
 def audit_record(

@@ -6,22 +6,79 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import SetPasswordForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from console import selectors, services
-from console.audit import Actor
-from console.forms import OrganizationCreateForm, OrganizationDeleteForm, OrganizationRenameForm
+from console import selectors, services, throttling
+from console.audit import Actor, client_ip
+from console.forms import (
+    OrganizationCreateForm,
+    OrganizationDeleteForm,
+    OrganizationRenameForm,
+    PasswordResetRequestForm,
+    ThrottledAuthenticationForm,
+)
 from console.http import AuthenticatedRequest
-from console.models import Membership
+from console.models import Membership, User
 from console.permissions import Action
+from console.ratelimit import RateLimited
+from console.throttling import duration_words
 from console.view_helpers import form_errors_add, modal_done, organization_scope, page_context
 
 LAST_ORGANIZATION_SESSION_KEY = "organization"
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login page under the throttling rule; a refused attempt is answered 429 with
+    ``Retry-After``, and the form says how long to wait."""
+
+    authentication_form = ThrottledAuthenticationForm
+    redirect_authenticated_user = True
+
+    def form_invalid(self, form: ThrottledAuthenticationForm) -> HttpResponse:  # type: ignore[override]
+        response = super().form_invalid(form)
+        if form.refused is not None:
+            response.status_code = 429
+            response["Retry-After"] = str(form.refused.retry_after)
+        return response
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """The "Forgot password?" page, Django's view: requests are limited per recipient and per client
+    address (429 with the message in the form), counted alike whether the address has an account."""
+
+    form_class = PasswordResetRequestForm
+    email_template_name = "registration/password_reset_email.txt"
+
+    @property
+    def extra_email_context(self) -> dict[str, Any]:  # type: ignore[override]
+        return {"valid_for": duration_words(settings.PASSWORD_RESET_TIMEOUT)}
+
+    def form_valid(self, form: PasswordResetRequestForm) -> HttpResponse:  # type: ignore[override]
+        try:
+            services.account_email_throttle(
+                email=form.cleaned_data["email"], ip_address=client_ip(self.request)
+            )
+        except RateLimited as limited:
+            form.add_error(None, limited.message)
+            return limited.respond(self.form_invalid(form))
+        return super().form_valid(form)
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Django's view for the emailed link (single use, expires after ``PASSWORD_RESET_TIMEOUT``).
+    Setting a new password proves the mailbox, so it also lifts a sign-in pause on the account."""
+
+    def form_valid(self, form: SetPasswordForm[User]) -> HttpResponse:
+        response = super().form_valid(form)
+        throttling.login_lockout_lift(email=form.user.email)
+        return response
 
 
 @require_GET

@@ -27,6 +27,7 @@ from projects.view_helpers import project_context, project_scope
 from pulse import selectors, services
 from pulse.demo import DEMO_TABLES
 from pulse.forms import PulseDatabaseForm, PulseEnableForm
+from pulse.leftovers import pulse_leftover_recheck
 from pulse.models import PulseConfig, PulseLeftoverSlot
 from pulse.readiness import Readiness, readiness_check
 from userdb.connection_strings import ConnectionStringError, parse
@@ -363,7 +364,7 @@ def pulse_leftovers_check(
     )
     actor = Actor.from_request(request)
     for leftover in selectors.pulse_leftovers_for_project(project=project):
-        gone = services.pulse_leftover_recheck(leftover=leftover, actor=actor)
+        gone = pulse_leftover_recheck(leftover=leftover, actor=actor)
         if request.htmx:
             continue
         if gone:

@@ -1,7 +1,7 @@
 """Where the products run (Accelerate's pool, Pulse's capture), and which region suits a database host.
 
 Both products offer the same regions (the ACCELERATE_REGIONS setting) and the same
-recommendation, so this lives once, in the core.
+recommendation, so this lives once, here.
 """
 
 from __future__ import annotations

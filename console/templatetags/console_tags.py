@@ -9,6 +9,7 @@ from django.conf import settings
 from console import permissions
 from console.audit import audit_action_label, audit_details_display, audit_target_type_label
 from console.models import Membership
+from console.throttling import duration_words
 
 register = template.Library()
 
@@ -29,6 +30,19 @@ def can_manage_member(membership: Membership | None, target: Membership) -> bool
 def signup_allowed() -> bool:
     """``{% signup_allowed as allow_signup %}``: whether open self-service sign-up is on."""
     return bool(settings.ALLOW_SIGNUP)
+
+
+@register.simple_tag
+def mail_printed() -> bool:
+    """``{% mail_printed as printed %}``: whether emails are printed to the terminal (the console
+    mail backend, the embedded mode's default) rather than delivered."""
+    return bool(settings.EMAIL_BACKEND == "django.core.mail.backends.console.EmailBackend")
+
+
+@register.simple_tag
+def password_reset_valid_for() -> str:
+    """``{% password_reset_valid_for %}``: how long a password-reset link works, in words."""
+    return duration_words(settings.PASSWORD_RESET_TIMEOUT)
 
 
 @register.filter(name="zip")
@@ -54,15 +68,6 @@ def audit_details(details: dict[str, Any]) -> list[tuple[str, str]]:
 def audit_target_type(target_type: str) -> str:
     """``{{ event.target_type|audit_target_type }}``: "API key" for ``apikey``."""
     return audit_target_type_label(target_type)
-
-
-CONSOLE_EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
-
-
-@register.simple_tag
-def mail_goes_to_terminal() -> bool:
-    """``{% mail_goes_to_terminal as to_terminal %}``: email is printed, not sent (no mail server set up)."""
-    return bool(settings.EMAIL_BACKEND == CONSOLE_EMAIL_BACKEND)
 
 
 @register.simple_tag

@@ -29,6 +29,29 @@ def test_configureaccelerate_checks_and_stores_like_the_form(project, database_u
     )
 
 
+def test_configureaccelerate_on_a_configured_project_changes_its_configuration(project, database_url, capsys):
+    call_command("configureaccelerate", str(project.pk), "--url", database_url(), "--region", "us-east-1")
+    call_command("disableaccelerate", str(project.pk))
+    call_command(
+        "configureaccelerate",
+        str(project.pk),
+        "--url",
+        database_url(),
+        "--region",
+        "eu-west-1",
+        "--pool-timeout",
+        "3",
+    )
+    assert "Accelerate is configured but disabled for" in capsys.readouterr().out
+    config = AccelerateConfig.objects.get(project=project)
+    assert (config.region, config.pool_timeout_seconds, config.enabled) == ("eu-west-1", 3, False)
+    assert AuditEvent.objects.get(action="accelerate.update").details["changed"] == [
+        "connection_string",
+        "pool_timeout_seconds",
+        "region",
+    ]
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [

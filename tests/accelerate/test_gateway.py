@@ -17,6 +17,7 @@ import pytest
 from accelerate import services as accelerate_services
 from accelerate.client import AccelerateClient, AccelerateError
 from accelerate.gateway import query as gateway_query
+from accelerate.models import AccelerateConfig
 from console.audit import Actor
 from projects import services as project_services
 from projects.models import ApiKey
@@ -176,7 +177,7 @@ def test_two_projects_running_the_same_sql_never_share_a_result(
     try:
         with psycopg.connect(database_url(database=f"{name}_b"), autocommit=True) as conn:
             conn.execute("CREATE TABLE items (id int, name text); INSERT INTO items VALUES (1, 'other')")
-        accelerate_services.accelerate_configure(
+        accelerate_services.accelerate_create(
             project=other,
             actor=actor,
             connection_string=database_url(database=f"{name}_b"),
@@ -303,8 +304,8 @@ def test_a_slow_query_is_cancelled_on_the_server_and_the_pool_stays_healthy(item
 
 
 def test_a_full_pool_answers_p6004_after_the_pool_timeout(items, gateway_server):
-    accelerate_services.accelerate_configure(
-        project=items.project,
+    accelerate_services.accelerate_update(
+        config=AccelerateConfig.objects.get(project=items.project),
         actor=Actor.command("test"),
         connection_string=None,  # keep the stored database
         region="eu-west-1",
@@ -443,7 +444,7 @@ def test_a_database_that_goes_down_answers_p6008_at_once_and_the_gateway_recover
     try:
         project = ProjectFactory()
         actor = Actor.command("test")
-        accelerate_services.accelerate_configure(
+        accelerate_services.accelerate_create(
             project=project,
             actor=actor,
             connection_string=server.url("postgres"),

@@ -7,7 +7,7 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from accelerate.models import AccelerateConfig
-from accelerate.services import accelerate_configure
+from accelerate.services import accelerate_create
 from console.audit import Actor
 from projects.services import api_key_authenticate
 from tests.factories import MembershipFactory, ProjectFactory
@@ -99,7 +99,7 @@ def test_generate_an_api_key_see_it_in_every_snippet_once_and_copy_them(
 ):
     membership = MembershipFactory()
     project = ProjectFactory(organization=membership.organization, name="Storefront")
-    accelerate_configure(
+    accelerate_create(
         project=project, actor=Actor.command("test"), connection_string=database_url(), region="eu-west-1"
     )
     page = login_page(membership.user)
@@ -139,7 +139,7 @@ def test_the_dashboard_and_overview_say_unreachable_when_the_database_went_away(
 ):
     membership = MembershipFactory()
     project = ProjectFactory(organization=membership.organization, name="Storefront")
-    config = accelerate_configure(
+    config = accelerate_create(
         project=project, actor=Actor.command("test"), connection_string=database_url(), region="eu-west-1"
     )
     # As after a restart that moved the server: the stored string points where nothing answers.

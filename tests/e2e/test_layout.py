@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from accelerate.services import accelerate_configure
+from accelerate.services import accelerate_create
 from console.audit import Actor
 from console.models import Role
 from console.services import invitation_create
@@ -70,7 +70,7 @@ def busy_organization(settings, database_url, source_database):
     actor = Actor(user=owner.user, label=owner.user.email, ip_address="2001:db8:85a3::8a2e:370:7334")
     project = ProjectFactory(organization=organization, name="Storefront production (eu)")
     ProjectFactory(organization=organization, name="Internal analytics warehouse")
-    accelerate_configure(project=project, actor=actor, connection_string=database_url(), region="eu-west-1")
+    accelerate_create(project=project, actor=actor, connection_string=database_url(), region="eu-west-1")
     pulse_enable(
         project=project,
         connection_string=url_from_conninfo(source_database),

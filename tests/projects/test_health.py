@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accelerate.models import AccelerateConfig
-from accelerate.services import accelerate_configure, accelerate_disable
+from accelerate.services import accelerate_create, accelerate_disable
 from console.audit import Actor
 from pulse.models import PulseConfig
 from pulse.services import pulse_disable, pulse_enable
@@ -48,7 +48,7 @@ def health(client, project, product, **query) -> str:
 @pytest.fixture
 def accelerate_on(project, database_url, settings):
     settings.ACCELERATE_OPEN_ACCESS = True
-    return accelerate_configure(
+    return accelerate_create(
         project=project, actor=ACTOR, connection_string=database_url(), region="eu-west-1"
     )
 

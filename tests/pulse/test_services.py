@@ -13,14 +13,9 @@ from console.audit import Actor
 from console.models import AuditEvent
 from console.services import organization_delete
 from projects.services import project_delete
+from pulse.leftovers import pulse_leftover_recheck
 from pulse.models import PulseConfig, PulseLeftoverSlot
-from pulse.services import (
-    PulseError,
-    pulse_disable,
-    pulse_enable,
-    pulse_leftover_recheck,
-    pulse_slot_name,
-)
+from pulse.services import PulseError, pulse_disable, pulse_enable, pulse_slot_name
 from tests.factories import ProjectFactory
 from tests.pulse.conftest import publication_names, run_sql, slot_names
 from userdb.encryption import decrypt

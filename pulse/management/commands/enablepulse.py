@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from console.audit import Actor
 from projects.selectors import project_get
-from pulse.readiness import Status
+from pulse.checklist import Status
 from pulse.services import PulseError, pulse_enable, pulse_tables_clean
 from userdb.regions import region_choices
 
