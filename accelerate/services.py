@@ -48,19 +48,21 @@ def accelerate_create(
     """Configure Accelerate for the project once the database checks out; enabled from the start.
 
     Promises: nothing is stored unless every check passed — the organization has access,
-    the region and limits are in bounds, and the connection string parses, passes the
-    address guard and answers ``SELECT 1`` within ``ACCELERATE_CHECK_TIMEOUT``. Failures
+    the limits are in bounds, the connection string parses, passes the address guard and
+    answers ``SELECT 1`` within ``ACCELERATE_CHECK_TIMEOUT``, and then (a bad string is what
+    to fix first) the region is offered; an empty region means the host did not say. Failures
     raise ValidationError keyed by field, with messages that never contain the password.
     The string is stored encrypted. Audited as ``accelerate.configure``, without the
     connection string. The database check runs before the transaction, so no lock waits
     on a user's server.
     """
     limits = _limits(connection_limit, pool_timeout_seconds, query_timeout_seconds, response_size_limit_mb)
-    _settings_check(project=project, region=region, limits=limits)
+    _settings_check(project=project, limits=limits)
     connection_string = connection_string.strip()
     if not connection_string:
         raise ValidationError({"connection_string": "Enter the connection string of your database."})
     database = _database_check(connection_string)
+    _region_check(region)
     with transaction.atomic():
         if AccelerateConfig.objects.select_for_update().filter(project=project).exists():
             raise ValidationError(
@@ -98,9 +100,10 @@ def accelerate_update(
     """
     project = config.project
     limits = _limits(connection_limit, pool_timeout_seconds, query_timeout_seconds, response_size_limit_mb)
-    _settings_check(project=project, region=region, limits=limits)
+    _settings_check(project=project, limits=limits)
     connection_string = (connection_string or "").strip()
     database = _database_check(connection_string) if connection_string else None
+    _region_check(region)
     with transaction.atomic():
         locked = AccelerateConfig.objects.select_for_update().get(pk=config.pk)
         changed = [field for field, value in limits.items() if getattr(locked, field) != value]
@@ -135,13 +138,21 @@ def _limits(
     }
 
 
-def _settings_check(*, project: Project, region: str, limits: dict[str, int]) -> None:
-    """The organization has access; the region is offered and each limit in bounds (ValidationError)."""
+def _region_check(region: str) -> None:
+    """The region is one of the offered ones (ValidationError on the field; empty: the host did not say)."""
+    if not region:
+        raise ValidationError(
+            {"region": "The host name does not tell where the database is: choose the region closest to it."}
+        )
+    if region not in dict(settings.ACCELERATE_REGIONS):
+        raise ValidationError({"region": f"Choose one of the offered regions ({region} is not one of them)."})
+
+
+def _settings_check(*, project: Project, limits: dict[str, int]) -> None:
+    """The organization has access and each limit is in bounds (ValidationError)."""
     if not product_access_granted(organization=project.organization, product=PRODUCT):
         raise ValidationError({NON_FIELD_ERRORS: "This organization does not have access to Accelerate yet."})
     errors: dict[str, str] = {}
-    if region not in dict(settings.ACCELERATE_REGIONS):
-        errors["region"] = f"Choose one of the offered regions ({region or 'none'} is not one of them)."
     for field, ((low, high, _), label) in LIMITS.items():
         value = limits[field]
         if not low <= value <= high:

@@ -309,15 +309,22 @@ ACCELERATE_REGION_NAMES = {
     "us-west-1": "US West (N. California)",
     "us-west-2": "US West (Oregon)",
 }
+# Where this gateway process runs, reported in every answer's info.region (docs/accelerate.md,
+# "Regions"): "local" for a console on one machine; set it to the region a deployment runs in.
+GATEWAY_REGION = env.str("GATEWAY_REGION", default="local")
 # (code, readable name) pairs offered in the form; ACCELERATE_REGIONS=us-east-1,eu-west-1 narrows them.
 ACCELERATE_REGIONS = [
     (code, ACCELERATE_REGION_NAMES.get(code, code))
     for code in env.list("ACCELERATE_REGIONS", default=list(ACCELERATE_REGION_NAMES))
 ]
+# The gateway's own region is always offered: it is the one to choose for a database on this
+# machine or a private network (the forms recommend it for such hosts).
+if GATEWAY_REGION not in dict(ACCELERATE_REGIONS):
+    ACCELERATE_REGIONS.insert(
+        0, (GATEWAY_REGION, "Where this gateway runs")
+    )  # userdb.regions.GATEWAY_REGION_NAME
 # Seconds the configure form waits for the user's database (DNS, connect, TLS, SELECT 1).
 ACCELERATE_CHECK_TIMEOUT = env.float("ACCELERATE_CHECK_TIMEOUT", default=5.0)
-# Reported in every gateway answer's info.region: where this gateway process runs.
-GATEWAY_REGION = env.str("GATEWAY_REGION", default="local")
 # How long a gateway process trusts what it read of a project's configuration (seconds):
 # disabling Accelerate or changing its settings reaches every process within this time.
 GATEWAY_CONFIG_TTL = env.float("GATEWAY_CONFIG_TTL", default=1.0)

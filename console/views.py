@@ -5,14 +5,15 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import SetPasswordForm
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from console import selectors, services, throttling
 from console.audit import Actor, client_ip
@@ -90,6 +91,14 @@ def home(request: AuthenticatedRequest) -> HttpResponse:
     last = request.session.get(LAST_ORGANIZATION_SESSION_KEY)
     chosen = next((m for m in memberships if m.organization.slug == last), memberships[0])
     return redirect("organization_overview", organization_slug=chosen.organization.slug)
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    """Log out (a POST, so no link elsewhere can do it) and say so on the login page."""
+    logout(request)
+    messages.success(request, "You are logged out.")
+    return redirect(settings.LOGOUT_REDIRECT_URL)
 
 
 @require_http_methods(["GET", "POST"])

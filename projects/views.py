@@ -7,7 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
@@ -17,6 +17,7 @@ from django_htmx.http import trigger_client_event
 from console.audit import Actor
 from console.http import AuthenticatedRequest
 from console.permissions import Action, require
+from console.products import product_get, products_health
 from console.ratelimit import RateLimited, rate_limit_consume
 from console.view_helpers import form_errors_add, modal_done, organization_scope, page_context, render_form
 from console.views import LAST_ORGANIZATION_SESSION_KEY
@@ -48,7 +49,12 @@ def organization_overview(request: AuthenticatedRequest, organization_slug: str)
             "membership": membership,
             "organization": membership.organization,
             "projects": projects,
-            "project_rows": [(project, recent.get(project.pk, RecentUsage())) for project in projects],
+            # Each product's health as kept from a recent check (cache reads only; the badges
+            # ask for a live check after the page has loaded when none was kept).
+            "project_rows": [
+                (project, recent.get(project.pk, RecentUsage()), products_health(project=project))
+                for project in projects
+            ],
         },
     )
 
@@ -86,14 +92,37 @@ def project_dashboard(
     )
 
 
+@require_GET
+@login_required
+def project_product_health(
+    request: AuthenticatedRequest, organization_slug: str, project_id: uuid.UUID, product: str
+) -> HttpResponse:
+    """One product's health badge, checked live (the Dashboard and the Overview ask for it after
+    the page has loaded, when no recent answer was kept: page loads stay cheap)."""
+    membership, project = project_scope(request, organization_slug, project_id)
+    try:
+        health = selectors.project_health(project=project, product=product, live=True)
+    except ValueError:
+        raise Http404("No such product.") from None
+    context = project_context(
+        membership,
+        project,
+        product=product,
+        product_name=product_get(product).name,
+        health=health,
+        named=request.GET.get("named") == "1",
+    )
+    return render(request, "projects/_product_health.html", context)
+
+
 @require_http_methods(["GET", "POST"])
 @login_required
 def project_settings(
     request: AuthenticatedRequest, organization_slug: str, project_id: uuid.UUID
 ) -> HttpResponse:
-    """Settings → General: rename (admins and owners), and the way to "Delete project"."""
+    """Settings → General: rename (admins and owners), and the way to "Delete project". A rename
+    shows the page anew (the name is in the title, the breadcrumb and the heading)."""
     membership, project = project_scope(request, organization_slug, project_id)
-    renamed = False
     if request.method == "POST":
         require(membership, Action.MANAGE_PROJECT)
         form = ProjectNameForm(request.POST)
@@ -105,16 +134,11 @@ def project_settings(
             except ValidationError as error:
                 form_errors_add(form, error)
             else:
-                if not request.htmx:
-                    messages.success(request, "Project name updated.")
-                    return redirect("projects:settings", organization_slug, project.pk)
-                renamed = True
-                form = ProjectNameForm(initial={"name": project.name})
+                url = reverse("projects:settings", args=[organization_slug, project.pk])
+                return modal_done(request, url, "Project name updated.")
     else:
         form = ProjectNameForm(initial={"name": project.name})
-    context = project_context(
-        membership, project, tab="settings", subtab="general", form=form, renamed=renamed
-    )
+    context = project_context(membership, project, tab="settings", subtab="general", form=form)
     return render_form(request, "projects/settings_general.html", "general-form", context)
 
 

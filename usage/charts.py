@@ -18,7 +18,8 @@ Unit = Literal["count", "bytes"]
 WIDTH = 480
 HEIGHT = 210
 PLOT_LEFT = 74
-PLOT_RIGHT = WIDTH - 8
+# Room on the right for the newest bucket's label, centred under the last bar ("Nov 30", "23:00").
+PLOT_RIGHT = WIDTH - 24
 PLOT_TOP = 10
 PLOT_BOTTOM = HEIGHT - 40
 MAX_X_LABELS = 6

@@ -57,6 +57,9 @@ CONFIG_TABLE = PulseConfig._meta.db_table
 MODELS_REFRESH_SECONDS = 30.0
 SOURCE_CHECK_SECONDS = 2.0
 MAX_BACKOFF_SECONDS = 30.0
+# A slot or publication found gone is looked at again this much later before it is reported:
+# disabling Pulse drops them first and stores "disabled" a moment after.
+DISABLE_GRACE_SECONDS = 1.0
 KEEPALIVES: dict[str, Any] = {
     "keepalives": 1,
     "keepalives_idle": 5,
@@ -128,6 +131,10 @@ class ProjectCapture(threading.Thread):
             except Stopped:
                 break
             except SourceError as error:
+                if not self._still_wanted(console):
+                    # Disabled meanwhile: the console dropped the slot itself, which is no error.
+                    log.info("project=%s: Pulse was disabled; stopped reading", self.target.project_id)
+                    break
                 log.warning("project=%s: %s", self.target.project_id, error.message)
                 self._report_error(console, error.message)
             except psycopg.OperationalError as error:
@@ -378,6 +385,27 @@ class ProjectCapture(threading.Thread):
                 raise Stopped  # disabled meanwhile: nothing is written
             console.execute("SELECT pg_notify(%s, %s)", [NOTIFY_CHANNEL, str(project_id)])
         return count
+
+    def _still_wanted(self, console: psycopg.Connection[Any] | None) -> bool:
+        """Whether the project still has Pulse enabled on this slot, asked twice a moment apart:
+        disabling drops the slot first and stores "disabled" right after. True when the console
+        database cannot say (the error is then reported as usual)."""
+        for attempt in range(2):
+            try:
+                if console is None or console.closed or console.broken:
+                    return True
+                row = console.execute(
+                    f"SELECT 1 FROM {CONFIG_TABLE} WHERE project_id = %s AND enabled "  # noqa: S608
+                    "AND slot_name = %s",
+                    [self.target.project_id, self.target.slot_name],
+                ).fetchone()
+            except psycopg.Error:
+                return True
+            if row is None:
+                return False
+            if attempt == 0 and (self.stop_event.wait(DISABLE_GRACE_SECONDS) or self.worker_stop.is_set()):
+                return True  # stopping anyway: the loop ends right after the report
+        return True
 
     def _report_error(self, console: psycopg.Connection[Any] | None, message: str) -> None:
         try:

@@ -72,7 +72,7 @@ def test_the_stored_connection_string_is_not_the_plaintext(project, database_url
         True,
         "eu-west-1",
         10,
-        5 * 1024 * 1024,
+        5_000_000,
     )
 
 
@@ -149,13 +149,22 @@ def test_private_hosts_are_refused_when_the_setting_is_off(project, database_url
 
 
 def test_region_and_limits_are_checked(project, database_url):
+    # The limits first, all at once (no database needed for them)…
     with pytest.raises(ValidationError) as raised:
         configure(
             project, database_url(), region="mars-north-1", connection_limit=0, query_timeout_seconds=61
         )
     errors = raised.value.message_dict
-    assert set(errors) == {"region", "connection_limit", "query_timeout_seconds"}
+    assert set(errors) == {"connection_limit", "query_timeout_seconds"}
     assert "from 1 to 1000" in errors["connection_limit"][0]
+    # …the region once the connection string has checked out (it is what to fix first).
+    with pytest.raises(ValidationError) as raised:
+        configure(project, database_url(database="missing_db"), region="mars-north-1")
+    assert set(raised.value.message_dict) == {"connection_string"}
+    with pytest.raises(ValidationError) as raised:
+        configure(project, database_url(), region="mars-north-1")
+    assert set(raised.value.message_dict) == {"region"}
+    assert not AccelerateConfig.objects.exists()
 
 
 def test_without_preview_access_nothing_can_be_configured(project, database_url, settings):

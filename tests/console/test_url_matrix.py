@@ -59,6 +59,7 @@ KWARG_VALUES: dict[str, Callable[[Objects], object]] = {
     "membership_id": lambda o: o.member.pk,
     "invitation_id": lambda o: o.invitation.pk,
     "api_key_id": lambda o: o.make("api_key", lambda: ApiKeyFactory(project=o.project)).pk,
+    "product": lambda o: "accelerate",  # a product key: the project is what is scoped
 }
 
 # URLs without an organization in them, by name, and why the matrix does not apply.

@@ -31,9 +31,23 @@ def test_wrong_password_is_told_plainly(client, owner):
 
 
 def test_logout_is_a_post_and_ends_the_session(owner_client):
+    assert owner_client.get(reverse("logout")).status_code == 405
     response = owner_client.post(reverse("logout"))
     assert response.status_code == 302
     assert owner_client.get("/").status_code == 302
+
+
+def test_the_login_page_confirms_a_logout(owner_client):
+    page = owner_client.post(reverse("logout"), follow=True).content.decode()
+    assert "Log in" in page and "You are logged out." in page
+
+
+@pytest.mark.parametrize("embedded", [True, False])
+def test_the_login_page_says_how_to_get_the_demo_login_in_the_embedded_mode_only(client, settings, embedded):
+    settings.EMBEDDED = embedded
+    page = client.get(reverse("login")).content.decode()
+    assert ("demo@example.com" in page) is embedded
+    assert ("DEMO_PASSWORD" in page) is embedded
 
 
 def test_password_change(owner_client, owner):

@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
+from projects.services import api_key_authenticate
 from pulse.services import pulse_slot_name
 from tests.factories import MembershipFactory, ProjectFactory
 from tests.pulse.conftest import run_sql, slot_names, url_from_conninfo
@@ -47,13 +48,26 @@ def test_check_the_database_enable_pulse_watch_the_lag_and_disable_it(
     enable.click()
     expect(page.get_by_text("Pulse is enabled for this project.")).to_be_visible()
     expect(page.locator("#pulse-status")).to_contain_text(slot)
-    expect(page.locator("#pulse-lag")).to_contain_text("bytes of WAL not yet captured")
+    expect(page.locator("#pulse-lag")).to_contain_text("B of WAL not yet captured")
     assert slot_names(source_database) == [slot]
     # The status refreshes itself: WAL written now shows up as lag without reloading.
     run_sql(source_url, "INSERT INTO orders SELECT generate_series(1, 20000)")
     # (20,000 rows and their index entries are ~2.5 MB of WAL; before them the lag is bytes or KB —
     # "KB" used to match the lag other databases on the same server had written before the insert.)
     expect(page.locator("#pulse-lag")).to_contain_text("MB", timeout=15_000)
+
+    # Generate API key: every snippet carries it, each with its Copy button; shown once.
+    snippets = page.locator("#pulse-snippets")
+    code_blocks = snippets.locator("pre, .secret code")
+    expect(code_blocks).to_have_count(4)
+    page.get_by_role("button", name="Generate API key").click()
+    expect(snippets.get_by_text("created and filled in below")).to_be_visible()
+    key = snippets.locator("pre").first.inner_text().split("=", 1)[1]
+    assert api_key_authenticate(key) is not None
+    expect(snippets.locator("pre").nth(1)).to_contain_text(f"Bearer {key}")
+    expect(snippets.locator("button[data-copy]")).to_have_count(4)
+    page.reload()
+    assert key not in page.content()
 
     page.get_by_role("link", name="Settings", exact=True).last.click()
     page.get_by_role("link", name="Disable Pulse").click()
