@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench drills install node clean-data demo-insert
+.PHONY: run test lint format bench drills install node clean-data demo-insert prisma-example
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,17 @@ $(PRISMA_CLIENT_STAMP): tests/prisma/schema.prisma $(PRISMA_TESTS_STAMP)
 	@touch $@
 
 node: $(EXECUTOR_STAMP) $(PRISMA_TESTS_STAMP) $(PRISMA_CLIENT_STAMP)
+
+EXAMPLE_STAMP := examples/prisma/generated/.generated
+$(EXAMPLE_STAMP): examples/prisma/package-lock.json examples/prisma/schema.prisma
+	$(NPM_CI) --prefix examples/prisma
+	cd examples/prisma && CHECKPOINT_DISABLE=1 PRISMA_HIDE_UPDATE_MESSAGE=1 PRISMA_SCHEMA_ENGINE_BINARY=/bin/true \
+		./node_modules/.bin/prisma generate --schema schema.prisma >/dev/null
+	@touch $@
+
+# With `make run` going: Prisma Client queries the demo database through Accelerate (examples/prisma).
+prisma-example: $(STAMP) $(EXAMPLE_STAMP)
+	@url="$$($(BIN)/python manage.py demoprismaurl)" && cd examples/prisma && DATABASE_URL="$$url" node query.mjs
 
 install: $(STAMP) node
 

@@ -61,8 +61,18 @@ def seed(*, organization: Organization, user: User, actor: Actor, write: Callabl
         "\nAccelerate (demo database `demo`), query it through the gateway:\n"
         f"  curl -s http://{host}/accelerate/v1/query -H 'Authorization: Bearer {key}' "
         f"-H 'Content-Type: application/json' -d {shlex.quote(body)}\n"
-        f"  .venv/bin/python -c {shlex.quote(client)}"
+        f"  .venv/bin/python -c {shlex.quote(client)}\n"
+        "\nPrisma Client with withAccelerate() (examples/prisma; Node.js 20+):\n"
+        f"  DATABASE_URL='prisma+postgres://{host}/?api_key={key}'\n"
+        "  make prisma-example"
     )
+
+
+def demo_prisma_url(*, organization: Organization, actor: Actor) -> str | None:
+    """The demo project's Accelerate connection string for Prisma Client (plain HTTP on loopback:
+    ``prisma+postgres://``), with the demo key; None outside the embedded mode."""
+    key = demo_api_key(organization=organization, actor=actor)
+    return None if key is None else f"prisma+postgres://{demo_public_host()}/?api_key={key}"
 
 
 def server_moved(*, old_port: int, new_port: int, actor: Actor, write: Callable[[str], object]) -> None:
