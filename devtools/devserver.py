@@ -55,8 +55,25 @@ def _manage(*args: str, capture: bool = False) -> str:
     return result.stdout or ""
 
 
+def executor_sidecar_command(socket_path: str) -> list[str]:
+    """The Accelerate executor sidecar (Prisma query plans, accelerate/executor/) on ``socket_path``:
+    the web process's gateway forwards Prisma Client's requests to it (docs/accelerate.md)."""
+    return ["node", str(BASE_DIR / "accelerate" / "executor" / "server.js"), "--socket", socket_path]
+
+
+def _executor_sidecar() -> tuple[str, list[str]]:
+    """One more child of `make run`, started before the web server, on the socket the gateway uses
+    (``ACCELERATE_EXECUTOR_SOCKET``, default ``.data/accelerate-executor.sock``, exported so that
+    both processes agree)."""
+    socket_path = os.environ.setdefault(
+        "ACCELERATE_EXECUTOR_SOCKET", str(bootstrap.data_dir() / "accelerate-executor.sock")
+    )
+    return ("executor sidecar", executor_sidecar_command(socket_path))
+
+
 def _background_commands(host: str, port: str) -> list[tuple[str, list[str]]]:
     commands = [
+        _executor_sidecar(),
         (
             "web",
             [
