@@ -1,10 +1,15 @@
 #!/usr/bin/env node
 // Load for bench/accelerate_prisma.py: `prisma.user.findUnique({ where: { id } })` by primary key
-// from `concurrency` workers, each sequential, over ids 1..ids, with one PrismaClient.
+// from `concurrency` workers, each sequential, over ids offset+1..offset+ids, with one PrismaClient.
 //
-//   node findunique-bench.mjs --target direct  --database-url URL --pool 10 ...
-//   node findunique-bench.mjs --target sidecar --socket PATH --executor ID ...
-//   common: --concurrency N --requests N --warmup N --ids N
+//   node findunique-bench.mjs --target direct     --database-url URL --pool 10 ...
+//   node findunique-bench.mjs --target sidecar    --socket PATH --executor ID ...
+//   node findunique-bench.mjs --target accelerate --accelerate-url prisma+postgres://… [--ttl S] ...
+//   common: --concurrency N --requests N --warmup N --ids N --id-offset N
+//
+// --ttl S adds `cacheStrategy: { ttl: S }` (the gateway's cache); every answer's cache status is
+// counted (withAccelerateInfo) and printed as "statuses", so a run can show it measured what it
+// meant to (all hits, or all misses).
 //
 // Prints one JSON object: {"requests", "median_ms", "p99_ms", "rps"}.
 
@@ -29,6 +34,9 @@ const { values: args } = parseArgs({
     requests: { type: 'string', default: '2000' },
     warmup: { type: 'string', default: '200' },
     ids: { type: 'string', default: '10000' },
+    'id-offset': { type: 'string', default: '0' },
+    'accelerate-url': { type: 'string' },
+    ttl: { type: 'string' },
   },
 })
 
@@ -42,16 +50,31 @@ function client() {
     globalThis.fetch = fetch
     return new PrismaClient({ accelerateUrl: 'prisma+postgres://127.0.0.1:9/?api_key=bench' }).$extends(withAccelerate({ fetch }))
   }
-  throw new Error('--target must be direct or sidecar')
+  if (args.target === 'accelerate') {
+    return new PrismaClient({ accelerateUrl: args['accelerate-url'] }).$extends(withAccelerate())
+  }
+  throw new Error('--target must be direct, sidecar or accelerate')
+}
+
+const cacheStrategy = args.ttl === undefined ? undefined : { ttl: Number(args.ttl) }
+const statuses = {}
+
+const offset = Number(args['id-offset'])
+
+async function findUnique(prisma, id) {
+  if (!cacheStrategy) return prisma.user.findUnique({ where: { id } })
+  const { data, info } = await prisma.user.findUnique({ where: { id }, cacheStrategy }).withAccelerateInfo()
+  statuses[info.cacheStatus] = (statuses[info.cacheStatus] ?? 0) + 1
+  return data
 }
 
 async function run(prisma, { concurrency, requests, ids, latencies }) {
   let next = 0
   async function worker() {
     while (next < requests) {
-      const id = (next++ % ids) + 1
+      const id = offset + (next++ % ids) + 1
       const started = process.hrtime.bigint()
-      const user = await prisma.user.findUnique({ where: { id } })
+      const user = await findUnique(prisma, id)
       latencies?.push(Number(process.hrtime.bigint() - started) / 1e6)
       if (user?.id !== id) throw new Error(`findUnique(${id}) answered ${JSON.stringify(user)}`)
     }
@@ -63,6 +86,7 @@ const prisma = client()
 const concurrency = Number(args.concurrency)
 const ids = Number(args.ids)
 await run(prisma, { concurrency, requests: Number(args.warmup), ids })
+for (const status of Object.keys(statuses)) delete statuses[status]
 const latencies = []
 const started = process.hrtime.bigint()
 await run(prisma, { concurrency, requests: Number(args.requests), ids, latencies })
@@ -71,5 +95,5 @@ await prisma.$disconnect()
 latencies.sort((a, b) => a - b)
 const at = (q) => latencies[Math.min(latencies.length - 1, Math.round(q * (latencies.length - 1)))]
 process.stdout.write(
-  `${JSON.stringify({ requests: latencies.length, median_ms: at(0.5), p99_ms: at(0.99), rps: latencies.length / seconds })}\n`,
+  `${JSON.stringify({ requests: latencies.length, median_ms: at(0.5), p99_ms: at(0.99), rps: latencies.length / seconds, statuses })}\n`,
 )
