@@ -195,19 +195,31 @@ class Gateway:
         """The answer for ``key`` of the project: from the cache (``ttl`` / ``swr``) or from
         ``run`` (``miss``, then stored), with the time it was read from the database.
 
-        Both protocols use it (the raw one and Prisma's): a stale entry is served while one
-        background refresh runs, and concurrent misses for the same key share one run (which is
-        not cancelled when one of the waiting clients goes away: the others still want it).
-        ``run`` must read only (the caller runs it on a read-only connection).
+        Both protocols use it (the raw one and Prisma's). ``run`` must read only (the caller
+        runs it on a read-only connection).
         """
+        found = await self.from_cache(target, key, strategy, run)
+        if found is not None:
+            return found
+        return await self.fill(target, key, strategy, run)
+
+    async def from_cache(
+        self, target: Target, key: str, strategy: CacheStrategy, run: Callable[[], Awaitable[bytes]]
+    ) -> tuple[bytes, str, float] | None:
+        """A live entry (``ttl``, or ``swr`` while one background refresh runs ``run``), or None."""
         entry = await self.cache.lookup(target.project_id, key)
-        if entry is not None:
-            state = entry.state(self.cache.clock())
-            if state == "swr" and await self.cache.claim_refresh(
-                target.project_id, key, REFRESH_HOLD_SECONDS
-            ):
-                self._spawn(self._fill(target, key, strategy, run))
-            return entry.body, state, entry.created
+        if entry is None:
+            return None
+        state = entry.state(self.cache.clock())
+        if state == "swr" and await self.cache.claim_refresh(target.project_id, key, REFRESH_HOLD_SECONDS):
+            self._spawn(self._fill(target, key, strategy, run))
+        return entry.body, state, entry.created
+
+    async def fill(
+        self, target: Target, key: str, strategy: CacheStrategy, run: Callable[[], Awaitable[bytes]]
+    ) -> tuple[bytes, str, float]:
+        """A miss: ``run`` once for all concurrent callers of the key (not cancelled when one of
+        the waiting clients goes away: the others still want it), stored, status ``miss``."""
         flight = self._inflight.get((target.project_id, key))
         if flight is None:
             flight = asyncio.ensure_future(self._fill(target, key, strategy, run))

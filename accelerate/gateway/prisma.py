@@ -192,18 +192,24 @@ def parse_plan(body: bytes) -> dict[str, Any]:
     return payload
 
 
-def plan_cache_key(client_version: str, plan: dict[str, Any]) -> str:
-    """Project (the cache's namespace), client version and the request body in canonical form.
+def plan_cache_key(client_version: str, body: bytes) -> str:
+    """The cache key of a plan request: project (the cache's namespace), client version and body.
 
-    ``comments`` (SQL commenter tags such as a trace id) are left out: they do not change the result.
+    The body as the client serialized it (Prisma Client serializes the same query the same way),
+    so that a hit needs no parsing: an entry exists only for a body that was checked as a read
+    plan when it missed. Only a body that carries ``comments`` (SQL commenter tags, e.g. a trace
+    id, which do not change the result) is parsed and keyed without them, keys sorted.
     """
-    canonical = json.dumps(
-        [plan.get("model"), plan["operation"], plan["plan"], plan["params"]],
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-    return "prisma:" + hashlib.sha256(f"{client_version}\x00{canonical}".encode()).hexdigest()
+    if b'"comments"' in body:
+        payload = parse_plan(body)
+        canonical = json.dumps(
+            {name: value for name, value in payload.items() if name != "comments"},
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+        ).encode()
+        return "prisma:c:" + hashlib.sha256(client_version.encode() + b"\x00" + canonical).hexdigest()
+    return "prisma:" + hashlib.sha256(client_version.encode() + b"\x00" + body).hexdigest()
 
 
 class PrismaGateway:
@@ -324,25 +330,29 @@ class PrismaGateway:
         async def work(target: Target) -> Response:
             version = self._client_version(request)
             body = await read_body(request, limit=self.max_body_bytes)
-            plan = parse_plan(body)
-            operation = plan["operation"]
-            request.state.log["operation"] = operation
             strategy = cache_strategy(request)
-            if strategy is None or operation not in READ_OPERATIONS:
+
+            async def run() -> bytes:
+                response = await self._forward(target, version, "POST", "/query", body=body, read_only=True)
+                return response.body
+
+            key = None if strategy is None else plan_cache_key(version, body)
+            if strategy is not None and key is not None:
+                found = await self.gateway.from_cache(target, key, strategy, run)
+                if found is not None:
+                    answer, status, created = found
+                    request.state.log["cache"] = status
+                    return self._answer(request, answer, cache=status, created=created)
+            operation = parse_plan(body)["operation"]
+            request.state.log["operation"] = operation
+            if strategy is None or key is None or operation not in READ_OPERATIONS:
                 # Writes (and raw queries) sent with a cacheStrategy run uncached: never stored.
                 request.state.log["cache"] = "none"
                 forwarded = await cancel_on_disconnect(
                     request, self._body_of(self._forward(target, version, "POST", "/query", body=body))
                 )
                 return self._answer(request, forwarded)
-
-            async def run() -> bytes:
-                response = await self._forward(target, version, "POST", "/query", body=body, read_only=True)
-                return response.body
-
-            answer, status, created = await self.gateway.cached(
-                target, plan_cache_key(version, plan), strategy, run
-            )
+            answer, status, created = await self.gateway.fill(target, key, strategy, run)
             request.state.log["cache"] = status
             return self._answer(request, answer, cache=status, created=created)
 
