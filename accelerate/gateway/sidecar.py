@@ -44,19 +44,25 @@ class SidecarResponse:
 
 
 class _Connection:
-    __slots__ = ("idle_since", "reader", "writer")
+    __slots__ = ("idle_since", "loop", "reader", "writer")
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
+        self.loop = asyncio.get_running_loop()
         self.idle_since = 0.0
 
     def usable(self, now: float) -> bool:
         return (
-            not self.reader.at_eof() and not self.writer.is_closing() and now - self.idle_since < IDLE_SECONDS
+            self.loop is asyncio.get_running_loop()  # a connection belongs to the loop that opened it
+            and not self.reader.at_eof()
+            and not self.writer.is_closing()
+            and now - self.idle_since < IDLE_SECONDS
         )
 
     def close(self) -> None:
+        if self.loop.is_closed():
+            return
         with contextlib.suppress(Exception):
             self.writer.close()
 
@@ -93,7 +99,14 @@ class SidecarClient:
             return response
         except TimeoutError:
             raise SidecarTimeout(f"the executor sidecar did not answer within {timeout:g}s") from None
-        except (OSError, EOFError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
+        except (
+            OSError,
+            EOFError,
+            RuntimeError,  # the transport closed under us
+            asyncio.IncompleteReadError,
+            asyncio.LimitOverrunError,
+            ValueError,
+        ):
             raise SidecarUnavailable("the executor sidecar closed the connection before answering") from None
         finally:
             # Also on cancellation: a connection whose answer was not read whole is closed, which
