@@ -299,7 +299,7 @@ class PrismaGateway:
         meter = self.gateway.meter
         try:
             response = await work(target)
-        except (DataPlaneError, PrismaAnswer):
+        except Exception:  # every error answer counts (a cancelled request is not one)
             meter.add(
                 organization_id=target.organization_id,
                 project_id=target.project_id,
