@@ -3,6 +3,8 @@
     python -m bench._loadgen '{"host": "127.0.0.1", "port": 8000, "path": "/accelerate/v1/query",
         "headers": {...}, "bodies": ["..."], "concurrency": 32, "requests": 5000, "timeout": 30}'
 
+(or the same JSON on stdin, without an argument, when the bodies are too large for a command line).
+
 Each of ``concurrency`` connections sends requests one after another (bodies cycle), and the
 process prints one JSON line: status counts, latency median/p99 in ms, requests/s, and how
 many requests got no answer within ``timeout`` (hung). A body may contain ``{n}``, replaced
@@ -83,4 +85,4 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(asyncio.run(run(json.loads(sys.argv[1])))))
+    print(json.dumps(asyncio.run(run(json.loads(sys.argv[1] if len(sys.argv) > 1 else sys.stdin.read())))))

@@ -1,6 +1,7 @@
 """The one ASGI entry point: the data plane beside Django.
 
-``/accelerate/v1/`` and ``/pulse/v1/`` go to the lean Starlette application
+``/accelerate/v1/``, ``/pulse/v1/`` and Prisma Client's routes at the root (``/query``,
+``/transaction/…``, …: ``config.dataplane.serves``) go to the lean Starlette application
 (``config/dataplane.py``); everything else is the Django console. Lifespan events
 (start-up, shutdown) go to the data plane, which has background work to start and stop;
 Django's handler has none and does not accept them.
@@ -21,13 +22,13 @@ bootstrap.prepare()  # the embedded mode's database and secrets, when DATABASE_U
 django.setup()
 console_app = get_asgi_application()
 
-from config.dataplane import PREFIXES, create_dataplane  # noqa: E402  (needs Django set up)
+from config.dataplane import create_dataplane, serves  # noqa: E402  (needs Django set up)
 
 dataplane = create_dataplane()
 
 
 async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    if scope["type"] == "lifespan" or scope.get("path", "").startswith(PREFIXES):
+    if scope["type"] == "lifespan" or serves(scope.get("path", "")):
         await dataplane(scope, receive, send)
     else:
         await console_app(scope, receive, send)

@@ -13,6 +13,7 @@ Two modes:
 from __future__ import annotations
 
 import os
+import socket
 import warnings
 from pathlib import Path
 
@@ -333,6 +334,16 @@ GATEWAY_CACHE_MAX_ENTRIES = env.int("GATEWAY_CACHE_MAX_ENTRIES", default=10_000)
 # many may come at once after a quiet spell. Over it: P6003 with Retry-After.
 GATEWAY_RATE_LIMIT_PER_SECOND = env.float("GATEWAY_RATE_LIMIT_PER_SECOND", default=500.0)
 GATEWAY_RATE_LIMIT_BURST = env.int("GATEWAY_RATE_LIMIT_BURST", default=1000)
+# Prisma Client's requests (docs/accelerate.md): misses go to the executor sidecar
+# (accelerate/executor/, one per machine, shared by every gateway process on it) over this Unix
+# socket; `make run` starts it there. The largest query plan a client may send, in bytes.
+ACCELERATE_EXECUTOR_SOCKET = env.str(
+    "ACCELERATE_EXECUTOR_SOCKET", default=str(DATA_DIR / "accelerate-executor.sock")
+)
+GATEWAY_MAX_PLAN_BYTES = env.int("GATEWAY_MAX_PLAN_BYTES", default=8 * 1024 * 1024)
+# This machine's name in interactive transaction ids (letters and digits): with several machines,
+# the load balancer sends /transaction/NODE.…/ to NODE (docs/operations.md). Default: the host name.
+GATEWAY_NODE = env.str("GATEWAY_NODE", default=socket.gethostname())
 
 # Pulse (pulse/): early access, and how long the console waits on a user's database.
 PULSE_OPEN_ACCESS = env.bool("PULSE_OPEN_ACCESS", default=EMBEDDED)

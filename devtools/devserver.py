@@ -122,8 +122,41 @@ class Child:
             self.process.wait()
 
 
+def executor_sidecar_command(socket_path: str) -> list[str]:
+    """The Accelerate executor sidecar (Prisma query plans, accelerate/executor/) on ``socket_path``:
+    the web process's gateway forwards Prisma Client's requests to it (docs/accelerate.md)."""
+    return ["node", str(BASE_DIR / "accelerate" / "executor" / "server.js"), "--socket", socket_path]
+
+
+def _executor_sidecar_running(socket_path: str) -> bool:
+    """Whether a sidecar already answers on the socket (another `make run` on the same data)."""
+    with socket.socket(socket.AF_UNIX) as probe:
+        probe.settimeout(0.5)
+        try:
+            probe.connect(socket_path)
+        except OSError:
+            return False
+        return True
+
+
+def _executor_sidecar() -> Child | None:
+    """One more child of `make run`, started before the web server, on the socket the gateway uses
+    (``ACCELERATE_EXECUTOR_SOCKET``, default ``.data/accelerate-executor.sock``, exported so that
+    both processes agree). Restarted like the Pulse worker when it exits: meanwhile Prisma
+    requests answer P6000 at once, and the gateway sets its executors up again when it is back."""
+    socket_path = os.environ.setdefault(
+        "ACCELERATE_EXECUTOR_SOCKET", str(bootstrap.data_dir() / "accelerate-executor.sock")
+    )
+    if _executor_sidecar_running(socket_path):
+        say(f"Using the executor sidecar that another run started on {socket_path}.")
+        return None
+    return Child("executor sidecar", executor_sidecar_command(socket_path), restart=True)
+
+
 def _children(host: str, port: str) -> list[Child]:
+    sidecar = _executor_sidecar()
     children = [
+        *([sidecar] if sidecar else []),
         Child(
             "web server",
             [

@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from starlette.applications import Starlette
@@ -39,6 +39,7 @@ from usage.metering import Meter
 from userdb.connection_strings import ConnectionString, ConnectionStringError, resolve_allowed_address_async
 
 log = logging.getLogger("accelerate.gateway")
+T = TypeVar("T")
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_QUERY_CHARS = 256 * 1024
@@ -130,6 +131,7 @@ class Gateway:
         task = asyncio.ensure_future(coroutine)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        task.add_done_callback(_log_failure)
 
     # Requests ---------------------------------------------------------------------------------
 
@@ -180,38 +182,65 @@ class Gateway:
         if spec.cache is None:
             body = await cancel_on_disconnect(request, self._run(target, spec, read_only=False))
             return body, "none", iso_now()
-        key = cache_key(spec.sql, spec.params)
+
+        async def run() -> bytes:
+            return await self._run(target, spec, read_only=True)
+
+        body, status, created = await self.cached(target, cache_key(spec.sql, spec.params), spec.cache, run)
+        return body, status, iso(created)
+
+    async def cached(
+        self, target: Target, key: str, strategy: CacheStrategy, run: Callable[[], Awaitable[bytes]]
+    ) -> tuple[bytes, str, float]:
+        """The answer for ``key`` of the project: from the cache (``ttl`` / ``swr``) or from
+        ``run`` (``miss``, then stored), with the time it was read from the database.
+
+        Both protocols use it (the raw one and Prisma's). ``run`` must read only (the caller
+        runs it on a read-only connection).
+        """
+        found = await self.from_cache(target, key, strategy, run)
+        if found is not None:
+            return found
+        return await self.fill(target, key, strategy, run)
+
+    async def from_cache(
+        self, target: Target, key: str, strategy: CacheStrategy, run: Callable[[], Awaitable[bytes]]
+    ) -> tuple[bytes, str, float] | None:
+        """A live entry (``ttl``, or ``swr`` while one background refresh runs ``run``), or None."""
         entry = await self.cache.lookup(target.project_id, key)
-        if entry is not None:
-            state = entry.state(self.cache.clock())
-            if state == "swr" and await self.cache.claim_refresh(
-                target.project_id, key, REFRESH_HOLD_SECONDS
-            ):
-                self._spawn(self._fill(target, spec, key))
-            return entry.body, state, iso(entry.created)
-        # Concurrent misses for the same query share one run (it is not cancelled when one
-        # of the waiting clients goes away: the others still want it).
+        if entry is None:
+            return None
+        state = entry.state(self.cache.clock())
+        if state == "swr" and await self.cache.claim_refresh(target.project_id, key, REFRESH_HOLD_SECONDS):
+            self._spawn(self._fill(target, key, strategy, run))
+        return entry.body, state, entry.created
+
+    async def fill(
+        self, target: Target, key: str, strategy: CacheStrategy, run: Callable[[], Awaitable[bytes]]
+    ) -> tuple[bytes, str, float]:
+        """A miss: ``run`` once for all concurrent callers of the key (not cancelled when one of
+        the waiting clients goes away: the others still want it), stored, status ``miss``."""
         flight = self._inflight.get((target.project_id, key))
         if flight is None:
-            flight = asyncio.ensure_future(self._fill(target, spec, key))
+            flight = asyncio.ensure_future(self._fill(target, key, strategy, run))
             self._inflight[(target.project_id, key)] = flight
             flight.add_done_callback(lambda _: self._inflight.pop((target.project_id, key), None))
         body, created = await asyncio.shield(flight)
-        return body, "miss", iso(created)
+        return body, "miss", created
 
-    async def _fill(self, target: Target, spec: QueryRequest, key: str) -> tuple[bytes, float]:
-        if spec.cache is None:
-            raise DataPlaneError("P6000", "Only a query with a cacheStrategy fills the cache.")
-        versions = await self.cache.snapshot(target.project_id, spec.cache.tags)
+    async def _fill(
+        self, target: Target, key: str, strategy: CacheStrategy, run: Callable[[], Awaitable[bytes]]
+    ) -> tuple[bytes, float]:
+        versions = await self.cache.snapshot(target.project_id, strategy.tags)
         created = self.cache.clock()
-        body = await self._run(target, spec, read_only=True)
+        body = await run()
         await self.cache.store(
             target.project_id,
             key,
             body,
-            ttl=spec.cache.ttl,
-            swr=spec.cache.swr,
-            tags=spec.cache.tags,
+            ttl=strategy.ttl,
+            swr=strategy.swr,
+            tags=strategy.tags,
             versions=versions,
             created=created,
         )
@@ -250,6 +279,13 @@ class Gateway:
             json.dumps({"ok": True, "requestId": request_id_of(request)}, separators=(",", ":")),
             media_type="application/json",
         )
+
+
+def _log_failure(task: asyncio.Future[Any]) -> None:
+    """A background task (a refresh, closing a pool) that failed: say so once, in the log."""
+    if not task.cancelled() and (error := task.exception()) is not None:
+        message = error.message if isinstance(error, DataPlaneError) else repr(error)
+        log.warning("background work failed: %s", message)
 
 
 def connector(target: Target) -> Callable[[], Awaitable[psycopg.AsyncConnection[Any]]]:
@@ -352,25 +388,34 @@ def iso_now() -> str:
     return iso(time.time())
 
 
-async def cancel_on_disconnect(request: Request, work: Awaitable[bytes]) -> bytes:
-    """Run the work, cancelling it (and so the query on the server) if the client goes away."""
-    task = asyncio.ensure_future(work)
-    watcher = asyncio.ensure_future(_disconnected(request))
-    try:
-        done, _ = await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
-        if task in done:
-            return task.result()
+async def cancel_on_disconnect(request: Request, work: Awaitable[T]) -> T:
+    """Run the work, cancelling it (and so the query on the server) if the client goes away.
+
+    The work runs in the caller's task; a watcher task waits for the client's disconnect and
+    cancels the caller then (one task per request, not two: this is on every uncached request).
+    """
+    task = asyncio.current_task()
+    if task is None:  # not in a task: nothing to cancel
+        return await work
+    gone = False
+
+    async def watch() -> None:
+        nonlocal gone
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+        gone = True
         task.cancel()
-        raise DataPlaneError("P6000", "The client closed the connection.")
+
+    watcher = asyncio.ensure_future(watch())
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if not gone:
+            raise
+        task.uncancel()
+        raise DataPlaneError("P6000", "The client closed the connection.") from None
     finally:
         watcher.cancel()
-
-
-async def _disconnected(request: Request) -> None:
-    while True:
-        message = await request.receive()
-        if message["type"] == "http.disconnect":
-            return
 
 
 # The application -------------------------------------------------------------------------------

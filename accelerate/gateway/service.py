@@ -11,6 +11,9 @@ from django.conf import settings
 
 from accelerate.gateway.app import Gateway
 from accelerate.gateway.cache import DegradingQueryCache, LocalQueryCache, QueryCache, RedisQueryCache
+from accelerate.gateway.executors import Executors
+from accelerate.gateway.prisma import PrismaGateway
+from accelerate.gateway.sidecar import SidecarClient
 from accelerate.gateway.targets import TargetDirectory
 from dataplane.limits import TokenBuckets
 from usage.metering import Meter
@@ -42,8 +45,22 @@ def build_gateway() -> tuple[Gateway, TargetDirectory]:
     return gateway, directory
 
 
-async def housekeeping(gateway: Gateway, directory: TargetDirectory) -> None:
-    """Flush usage every couple of seconds; close the pools of projects that can no longer be served."""
+def build_prisma_gateway(gateway: Gateway) -> PrismaGateway:
+    """The Prisma routes' side of the same gateway, forwarding to the executor sidecar's socket."""
+    return PrismaGateway(
+        gateway,
+        Executors(SidecarClient(settings.ACCELERATE_EXECUTOR_SOCKET)),
+        node=settings.GATEWAY_NODE,
+        region=settings.GATEWAY_REGION,
+        max_body_bytes=settings.GATEWAY_MAX_PLAN_BYTES,
+    )
+
+
+async def housekeeping(
+    gateway: Gateway, directory: TargetDirectory, executors: Executors | None = None
+) -> None:
+    """Flush usage every couple of seconds; close the pools (and the sidecar's executors) of
+    projects that can no longer be served."""
     since_sweep = 0.0
     while True:
         await asyncio.sleep(FLUSH_SECONDS)
@@ -57,14 +74,20 @@ async def housekeeping(gateway: Gateway, directory: TargetDirectory) -> None:
             try:
                 for project_id in await directory.unusable(list(gateway.pools)):
                     await gateway.drop_pool(project_id)
+                if executors is not None:
+                    for project_id in await directory.unusable(executors.projects()):
+                        await executors.retire(project_id)
             except Exception:
                 log.exception("could not check the gateway's pools")
 
 
-async def shutdown(gateway: Gateway, task: asyncio.Task[None]) -> None:
+async def shutdown(gateway: Gateway, task: asyncio.Task[None], executors: Executors | None = None) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
     await gateway.close()
+    if executors is not None:
+        # Not closed on the sidecar: other gateway processes on this machine share them.
+        await executors.aclose()
     with contextlib.suppress(Exception):
         await sync_to_async(gateway.meter.flush)()

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
+import shutil
 import socket
+import tempfile
 import threading
 import time
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 import uvicorn
@@ -21,9 +28,14 @@ from accelerate import services as accelerate_services
 from accelerate.client import AccelerateClient
 from accelerate.gateway.app import Gateway, build_app
 from accelerate.gateway.cache import LocalQueryCache
+from accelerate.gateway.executors import Executors
+from accelerate.gateway.prisma import PrismaGateway, build_prisma_app
+from accelerate.gateway.service import housekeeping
+from accelerate.gateway.sidecar import SidecarClient
 from accelerate.gateway.targets import TargetDirectory
 from console.audit import Actor
 from projects import services as project_services
+from tests.accelerate.executor_sidecar import ExecutorSidecar, require_node_tools
 from tests.factories import MembershipFactory, ProjectFactory
 from usage.metering import Meter
 
@@ -138,3 +150,144 @@ def items(accelerate_project):
     accelerate_project.sql("CREATE TABLE items (id int PRIMARY KEY, name text, price numeric, tags jsonb)")
     accelerate_project.sql("INSERT INTO items VALUES (1, 'one', 1.50, '[\"a\"]'), (2, 'two', 2.25, NULL)")
     return accelerate_project
+
+
+# The Prisma routes (accelerate/gateway/prisma.py) in front of a real executor sidecar ----------------
+
+
+@pytest.fixture
+def socket_dir() -> Iterator[Path]:
+    """A private (0700) directory with a short path: Unix socket paths are limited to ~107 bytes."""
+    path = Path(tempfile.mkdtemp(prefix="dpc-exec-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@dataclass
+class RunningPrismaGateway:
+    url: str  # http://127.0.0.1:PORT
+    gateway: Gateway
+    prisma: PrismaGateway
+    sidecar: ExecutorSidecar
+    clock: FakeClock
+    loop: asyncio.AbstractEventLoop
+
+    def call(self, coroutine: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(10)
+
+    def restart_sidecar(self) -> ExecutorSidecar:
+        """A new sidecar process on the same socket (what the supervisor does when one dies)."""
+        self.sidecar = ExecutorSidecar(self.sidecar.socket_path).start()
+        return self.sidecar
+
+
+@pytest.fixture
+def prisma_gateway(transactional_db, socket_dir) -> Iterator[RunningPrismaGateway]:
+    """The Prisma routes served by uvicorn in a thread (cache clock controllable, housekeeping
+    running as in the data plane's lifespan), forwarding to a sidecar process of the test's own."""
+    require_node_tools()
+    sidecar = ExecutorSidecar(socket_dir / "exec.sock").start()
+    clock = FakeClock()
+    directory = TargetDirectory(ttl=0.0)
+    gateway = Gateway(
+        resolver=directory.resolve,
+        cache=LocalQueryCache(clock),
+        region="eu-west-1",
+        meter=Meter("accelerate"),
+    )
+    executors = Executors(SidecarClient(str(sidecar.socket_path)))
+    prisma = PrismaGateway(gateway, executors, node="testnode", region="eu-west-1", max_body_bytes=256 * 1024)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        task = asyncio.ensure_future(housekeeping(gateway, directory, executors))
+        yield
+        task.cancel()
+        await gateway.close()
+        await executors.aclose()
+
+    app = Starlette(routes=[Mount("", app=build_prisma_app(prisma))], lifespan=lifespan)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    loops: list[asyncio.AbstractEventLoop] = []
+
+    def serve() -> None:
+        loop = asyncio.new_event_loop()
+        loops.append(loop)
+        loop.run_until_complete(server.serve())
+        loop.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the test gateway did not start")
+        time.sleep(0.01)
+    running = RunningPrismaGateway(f"http://127.0.0.1:{port}", gateway, prisma, sidecar, clock, loops[0])
+    try:
+        yield running
+    finally:
+        running.call(sync_to_async(connections.close_all)())
+        server.should_exit = True
+        thread.join(10)
+        running.sidecar.kill()
+
+
+@dataclass
+class PrismaProject:
+    project: Any
+    key: str
+    conninfo: str
+    http: httpx.Client
+
+    def sql(self, statement: str, params: Any = None) -> list[tuple[Any, ...]]:
+        with psycopg.connect(self.conninfo, autocommit=True) as conn:
+            cursor = conn.execute(statement, params)
+            return cursor.fetchall() if cursor.description else []
+
+    def post(
+        self,
+        path: str,
+        body: Any = None,
+        *,
+        key: str | None = None,
+        version: str | None = "7.10.0",
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """A request as Prisma Client sends it: the key, Prisma-Engine-Hash, a JSON body."""
+        sent = {
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {key or self.key}",
+            **(headers or {}),
+        }
+        if version is not None:
+            sent["Prisma-Engine-Hash"] = version
+        content = body if isinstance(body, str | bytes) or body is None else json.dumps(body)
+        return self.http.post(path, content=content, headers=sent)
+
+
+@pytest.fixture
+def prisma_project(prisma_gateway, source_database, database_url) -> Iterator[PrismaProject]:
+    """A project with Accelerate on a fresh database holding the captured session's tables
+    (tests/accelerate/captures), a key, and an HTTP client on the Prisma routes."""
+    from tests.accelerate.test_executor_sidecar import CAPTURED_USER_TABLE
+
+    membership = MembershipFactory()
+    project = ProjectFactory(organization=membership.organization)
+    actor = Actor.command("test")
+    name = psycopg.conninfo.conninfo_to_dict(source_database)["dbname"]
+    with psycopg.connect(source_database, autocommit=True) as conn:
+        conn.execute(CAPTURED_USER_TABLE)
+    accelerate_services.accelerate_configure(
+        project=project,
+        actor=actor,
+        connection_string=database_url(database=name),
+        region="eu-west-1",
+        connection_limit=5,
+        pool_timeout_seconds=2,
+        query_timeout_seconds=2,
+    )
+    _, key = project_services.api_key_create(project=project, name="prisma test", actor=actor)
+    with httpx.Client(base_url=prisma_gateway.url, timeout=30) as http:
+        yield PrismaProject(project, key, source_database, http)

@@ -44,6 +44,17 @@ def missing_node_tools() -> str | None:
     return None
 
 
+def require_node_tools() -> None:
+    """Skip the test without Node.js (fail it under CI=true: a missing tool is never a pass)."""
+    import pytest
+
+    missing = missing_node_tools()
+    if missing:
+        if os.environ.get("CI") == "true":
+            pytest.fail(missing)
+        pytest.skip(missing)
+
+
 def setup_body(
     url: str, *, limits: dict[str, int] | None = None, client_version: str = CLIENT_VERSION, **connection: Any
 ) -> dict[str, Any]:

@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
-import shutil
 import signal
 import socket
 import ssl
 import stat
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -32,7 +29,7 @@ from psycopg import conninfo
 from tests.accelerate.executor_sidecar import (
     PRISMA_DIR,
     ExecutorSidecar,
-    missing_node_tools,
+    require_node_tools,
     setup_body,
 )
 
@@ -42,11 +39,7 @@ APPLICATION_NAME = "dpc-accelerate"  # what the sidecar's connections call thems
 
 @pytest.fixture(scope="module", autouse=True)
 def _node_tools() -> None:
-    missing = missing_node_tools()
-    if missing:
-        if os.environ.get("CI") == "true":
-            pytest.fail(missing)
-        pytest.skip(missing)
+    require_node_tools()
 
 
 def wait_for(condition: Callable[[], Any], *, timeout: float = 10.0, message: str = "timed out") -> Any:
@@ -58,14 +51,6 @@ def wait_for(condition: Callable[[], Any], *, timeout: float = 10.0, message: st
         if time.monotonic() > deadline:
             raise AssertionError(message)
         time.sleep(0.05)
-
-
-@pytest.fixture
-def socket_dir() -> Iterator[Path]:
-    """A private (0700) directory with a short path: Unix socket paths are limited to ~107 bytes."""
-    path = Path(tempfile.mkdtemp(prefix="dpc-exec-", dir="/tmp"))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture
