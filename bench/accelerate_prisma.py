@@ -116,7 +116,7 @@ def _project(source: str) -> str:
     organization = Organization.objects.create(name="Bench", slug="bench")
     Membership.objects.create(user=user, organization=organization, role=Role.OWNER)
     project = Project.objects.create(organization=organization, name="Bench")
-    accelerate_services.accelerate_configure(
+    accelerate_services.accelerate_create(
         project=project, actor=actor, connection_string=source, region="eu-central-1", connection_limit=POOL
     )
     _, key = project_services.api_key_create(project=project, name="bench", actor=actor)

@@ -279,7 +279,7 @@ def prisma_project(prisma_gateway, source_database, database_url) -> Iterator[Pr
     name = psycopg.conninfo.conninfo_to_dict(source_database)["dbname"]
     with psycopg.connect(source_database, autocommit=True) as conn:
         conn.execute(CAPTURED_USER_TABLE)
-    accelerate_services.accelerate_configure(
+    accelerate_services.accelerate_create(
         project=project,
         actor=actor,
         connection_string=database_url(database=name),

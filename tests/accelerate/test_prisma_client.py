@@ -73,8 +73,8 @@ class Project:
 
     def reconfigure(self, **limits: int) -> None:
         config = AccelerateConfig.objects.get(project=self.project)
-        accelerate_services.accelerate_configure(
-            project=self.project,
+        accelerate_services.accelerate_update(
+            config=config,
             actor=Actor.command("test"),
             connection_string=None,
             region=config.region,
@@ -92,7 +92,7 @@ def project(console, source_database, database_url) -> Project:
     project = ProjectFactory(organization=membership.organization)
     actor = Actor.command("test")
     name = psycopg.conninfo.conninfo_to_dict(source_database)["dbname"]
-    accelerate_services.accelerate_configure(
+    accelerate_services.accelerate_create(
         project=project,
         actor=actor,
         connection_string=database_url(database=name),

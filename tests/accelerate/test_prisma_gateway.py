@@ -340,7 +340,7 @@ def test_cache_entries_belong_to_one_project(prisma_project, prisma_gateway, dat
     assert prisma_project.post("/query", FIND, headers=CACHED).headers["accelerate-cache-status"] == "miss"
     other = ProjectFactory(organization=prisma_project.project.organization)
     name = psycopg.conninfo.conninfo_to_dict(prisma_project.conninfo)["dbname"]
-    accelerate_services.accelerate_configure(
+    accelerate_services.accelerate_create(
         project=other,
         actor=Actor.command("test"),
         connection_string=database_url(database=name),
@@ -443,8 +443,8 @@ def test_a_query_over_the_query_timeout_is_p6004_and_cancelled_on_the_database(
     prisma_project, prisma_gateway
 ):
     config = AccelerateConfig.objects.get(project=prisma_project.project)
-    accelerate_services.accelerate_configure(
-        project=prisma_project.project,
+    accelerate_services.accelerate_update(
+        config=config,
         actor=Actor.command("test"),
         connection_string=None,
         region=config.region,
@@ -519,8 +519,8 @@ def test_a_changed_configuration_gets_a_new_executor_and_disabling_closes_it(pri
     assert prisma_project.post("/query", FIND).status_code == 200
     [first] = executors_held(prisma_gateway)
     config = AccelerateConfig.objects.get(project=prisma_project.project)
-    accelerate_services.accelerate_configure(
-        project=prisma_project.project,
+    accelerate_services.accelerate_update(
+        config=config,
         actor=Actor.command("test"),
         connection_string=None,
         region=config.region,
