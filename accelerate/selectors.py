@@ -72,6 +72,25 @@ def accelerate_http_base(*, host: str) -> str:
     return f"{'http' if loopback else 'https'}://{host}"
 
 
+# Prisma Client speaks plain HTTP to exactly these hosts (prisma+postgres://, as `prisma dev` does);
+# to any other host it speaks HTTPS, and its $accelerate.invalidate() goes to Prisma's own service.
+PRISMA_PLAIN_HTTP_HOSTS = ("localhost", "127.0.0.1")
+PRISMA_ACCELERATE_ORIGIN = "https://accelerate.prisma-data.net"
+
+
+def accelerate_host_is_local(*, host: str) -> bool:
+    """Whether Prisma Client reaches ``host`` over plain HTTP (``prisma+postgres://``)."""
+    return host.rsplit(":", 1)[0] in PRISMA_PLAIN_HTTP_HOSTS
+
+
+def accelerate_connection_string(*, host: str, api_key: str) -> str:
+    """The connection string Prisma Client takes as ``accelerateUrl`` for this console's gateway:
+    ``prisma+postgres://HOST:PORT/?api_key=…`` for a console on loopback (plain HTTP),
+    ``prisma://HOST/?api_key=…`` otherwise (HTTPS, behind TLS in production)."""
+    scheme = "prisma+postgres" if accelerate_host_is_local(host=host) else "prisma"
+    return f"{scheme}://{host}/?api_key={api_key}"
+
+
 @dataclass(frozen=True)
 class GatewayConfig:
     """Everything the gateway needs to serve one project (DESIGN.md section 7)."""

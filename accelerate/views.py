@@ -86,7 +86,10 @@ def _tab_context(
             region_label=region_name(config.region),
             gateway_region=settings.GATEWAY_REGION,
             gateway_region_label=_gateway_region_label(),
-            accelerate_url=f"prisma://{host}/?api_key={key}",
+            accelerate_url=selectors.accelerate_connection_string(host=host, api_key=key),
+            # Only a loopback console gets $accelerate.invalidate() from the extension itself.
+            invalidate_fetch=not selectors.accelerate_host_is_local(host=host),
+            prisma_origin=selectors.PRISMA_ACCELERATE_ORIGIN,
             api_key_value=key,
             new_api_key=new_key[0] if new_key else None,
             http_base=selectors.accelerate_http_base(host=host),

@@ -76,6 +76,10 @@ def test_configure_then_see_the_instructions(owner_client, project, database_url
     assert "prisma://testserver/?api_key=__API_KEY__" in page
     assert "http://testserver/accelerate/v1/query" not in page  # testserver is not a loopback name
     assert "https://testserver/accelerate/v1/query" in page
+    # Prisma Client's instructions; a host that is not loopback needs the fetch line for invalidate.
+    assert "npm install @prisma/extension-accelerate" in page
+    assert "accelerateUrl: process.env.ACCELERATE_URL" in page
+    assert "String(url).replace('https://accelerate.prisma-data.net', 'https://testserver')" in page
     assert "Disable Accelerate" in page and "Europe (Ireland)" in page
     config = AccelerateConfig.objects.get(project=project)
     assert config.database_display in page
@@ -83,6 +87,16 @@ def test_configure_then_see_the_instructions(owner_client, project, database_url
     # Step 3 sends a project without keys to the keys tab to create one.
     keys_url = reverse("projects:api_keys", args=[project.organization.slug, project.pk])
     assert "This project has no API key yet." in page and f'href="{keys_url}"' in page
+
+
+def test_a_loopback_console_hands_out_prisma_postgres_and_needs_no_fetch_line(
+    owner_client, project, database_url, settings
+):
+    settings.ACCELERATE_PUBLIC_HOST = "127.0.0.1:8000"
+    owner_client.post(url("configure", project), form_data(database_url()))
+    page = owner_client.get(url("tab", project)).content.decode()
+    assert "prisma+postgres://127.0.0.1:8000/?api_key=__API_KEY__" in page
+    assert "withAccelerate()" in page and "accelerate.prisma-data.net" not in page
 
 
 def test_the_public_host_setting_names_the_gateway(owner_client, project, database_url, settings):

@@ -39,7 +39,9 @@ def test_configure_accelerate_see_the_instructions_then_disable_and_enable(
     page.get_by_role("button", name="Configure Accelerate").click()
 
     host = live_server.url.split("://", 1)[1]
-    expect(page.locator("#accelerate-url")).to_have_text(f"prisma://{host}/?api_key=__API_KEY__")
+    # A console on loopback: Prisma Client's plain-HTTP scheme, and no fetch line for invalidate.
+    expect(page.locator("#accelerate-url")).to_have_text(f"prisma+postgres://{host}/?api_key=__API_KEY__")
+    expect(page.get_by_text("withAccelerate()")).to_be_visible()
     expect(page.get_by_text("Europe (Frankfurt)")).to_be_visible()
     assert "e2e-secret-pw" not in page.content()
 
@@ -107,21 +109,24 @@ def test_generate_an_api_key_see_it_in_every_snippet_once_and_copy_them(
     page.goto(live_server.url + reverse("accelerate:tab", args=[project.organization.slug, project.pk]))
     snippets = page.locator("#accelerate-snippets")
     code_blocks = snippets.locator("pre, .secret code")
-    expect(code_blocks).to_have_count(3)
-    for block in code_blocks.all():
+    # The connection string, npm install, .env, the Prisma Client snippet and the curl line.
+    expect(code_blocks).to_have_count(5)
+    keyed = [code_blocks.nth(n) for n in (0, 2, 4)]  # the blocks that carry the key itself
+    for block in keyed:
         expect(block).to_contain_text("__API_KEY__")
+    expect(code_blocks.nth(3)).to_contain_text("accelerateUrl: process.env.ACCELERATE_URL")
 
     page.get_by_role("button", name="Generate API key").click()
     expect(page.get_by_text("created and filled in below")).to_be_visible()
     url_text = page.locator("#accelerate-url").inner_text()
     key = url_text.split("api_key=", 1)[1]
     assert api_key_authenticate(key) is not None
-    for block in code_blocks.all():
+    for block in keyed:
         expect(block).to_contain_text(key)
-        expect(block).not_to_contain_text("__API_KEY__")
+    expect(snippets).not_to_contain_text("__API_KEY__")
     # Every code block has a Copy button, and it copies that block.
     copy_buttons = snippets.locator("button[data-copy]")
-    expect(copy_buttons).to_have_text(["Copy", "Copy", "Copy"])
+    expect(copy_buttons).to_have_text(["Copy"] * 5)
     for n, block in enumerate(code_blocks.all()):
         copy_buttons.nth(n).click()
         expect(copy_buttons.nth(n)).to_have_text("Copied")
