@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import psycopg
@@ -152,6 +153,12 @@ class StreamTarget:
     project_id: uuid.UUID
     organization_id: int
     models: tuple[str, ...] | None  # the tables captured; None while not known (any is accepted)
+
+
+def pulse_enabled_projects(*, project_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+    """Of these projects, the ones with Pulse enabled now (one query)."""
+    enabled = PulseConfig.objects.filter(project_id__in=project_ids, enabled=True)
+    return set(enabled.values_list("project_id", flat=True))
 
 
 def pulse_stream_target(*, project_id: uuid.UUID) -> StreamTarget | None:

@@ -68,6 +68,16 @@ def _event(row: tuple[Any, ...]) -> Event:
     )
 
 
+class StreamEnded(Exception):
+    """Raised by ``Hub.next_frames`` for a subscriber that was ended (``Subscriber.end``): the
+    stream service found its key revoked or its project's Pulse disabled. ``reason`` is the
+    error a new request would get; the transport tells its client and closes."""
+
+    def __init__(self, reason: Exception) -> None:
+        super().__init__(str(reason))
+        self.reason = reason
+
+
 @dataclass(eq=False)
 class Subscriber:
     project_id: str
@@ -80,6 +90,13 @@ class Subscriber:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     overflows: int = 0
+    ended: Exception | None = None  # set by end(): no frame is handed out after it
+
+    def end(self, reason: Exception) -> None:
+        """End the stream: its next ``next_frames`` raises ``StreamEnded(reason)`` at once."""
+        if self.ended is None:
+            self.ended = reason
+        self.wake.set()
 
     def push(self, events: list[Event]) -> None:
         self.pending.append(events)
@@ -172,8 +189,11 @@ class Hub:
             del self.feeds[subscriber.project_id]
 
     async def next_frames(self, subscriber: Subscriber, timeout: float) -> list[bytes]:
-        """The next frames for the subscriber, in order; empty after ``timeout`` seconds without any."""
+        """The next frames for the subscriber, in order; empty after ``timeout`` seconds without any.
+        ``StreamEnded`` once the subscriber was ended, even with frames at hand."""
         while True:
+            if subscriber.ended is not None:
+                raise StreamEnded(subscriber.ended)
             frames: list[bytes] = []
             if subscriber.behind:
                 overflows = subscriber.overflows
@@ -191,6 +211,8 @@ class Hub:
                 # have committed after this query's snapshot).
                 if len(rows) < PAGE and subscriber.overflows == overflows:
                     subscriber.behind = False
+                if subscriber.ended is not None:
+                    raise StreamEnded(subscriber.ended)
                 if frames:
                     return frames
                 if subscriber.behind:

@@ -9,10 +9,8 @@ import pytest
 
 from dataplane.limits import TokenBuckets
 from pulse.stream.service import build_stream_service
-from tests.pulse import test_stream
-from tests.pulse.test_stream import RawStream, ack
-
-live = test_stream.live  # the fixture: a project with Pulse, a key, a capture worker
+from tests.pulse.conftest import RawStream
+from tests.pulse.test_stream import ack
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
