@@ -143,7 +143,7 @@ def pulse_capture_targets() -> dict[uuid.UUID, CaptureTarget]:
 
 def pulse_recent_events(*, project: Project, limit: int = 20) -> list[PulseEvent]:
     """The project's latest captured events, newest first (the Pulse tab's live tail)."""
-    return list(PulseEvent.objects.filter(project=project).order_by("-id")[:limit])
+    return list(PulseEvent.objects.filter(project=project).order_by("-seq")[:limit])
 
 
 @dataclass(frozen=True)

@@ -247,6 +247,19 @@ def parse_event_id(text: str, what: str) -> int:
     return int(text)
 
 
+async def check_event_id(service: StreamService, target: StreamTarget, event_id: int, what: str) -> None:
+    """P6005 for an id past the project's newest event: resuming or acknowledging there would
+    silently skip every event up to it (an id from another project, or from before ids were
+    numbered per project)."""
+    newest = await service.hub.latest_id(str(target.project_id))
+    if event_id > newest:
+        raise DataPlaneError(
+            "P6005",
+            f"{what} {event_id} is not an event of this project: its newest event is {newest}. "
+            "Event ids are numbered per project.",
+        )
+
+
 def lease_key(project_id: uuid.UUID, name: str) -> str:
     """The shared-cache key whose holder reads the project's named stream."""
     return f"pulse:stream-lease:{project_id}:{name}"
@@ -266,6 +279,8 @@ async def open_stream(service: StreamService, request: Request) -> OpenStream:
         raise DataPlaneError("P6005", "`name` must be 1 to 100 letters, digits, '.', '_' or '-'.")
     last_event_id = request.headers.get("last-event-id", "").strip()
     after = parse_event_id(last_event_id, "The Last-Event-ID header") if last_event_id else None
+    if after is not None:
+        await check_event_id(service, target, after, "Last-Event-ID")
     lease = None
     if name is not None:
         lease = secrets.token_hex(8)
@@ -456,6 +471,7 @@ def build_app(service: StreamService) -> ASGIApp:
                 "P6005", "The stream name must be 1 to 100 letters, digits, '.', '_' or '-'."
             )
         event_id = await read_ack(request)
+        await check_event_id(service, target, event_id, "The acknowledged id")
         stream = await sync_to_async(services.pulse_stream_acknowledge)(
             project_id=target.project_id, name=name, event_id=event_id
         )

@@ -28,7 +28,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from pulse.capture.pgoutput import format_lsn
-from pulse.models import PulseEvent
+from pulse.models import PulseConfig, PulseEvent
 
 log = logging.getLogger("pulse.stream")
 
@@ -37,12 +37,14 @@ PAGE = 500
 FEED_PAGE = 2000
 MAX_PENDING = 10_000
 EVENT_TABLE = PulseEvent._meta.db_table
-COLUMNS = "id, model_name, action, payload::text, lsn, committed_at"
+CONFIG_TABLE = PulseConfig._meta.db_table
+# An event's id on the wire is its ``seq``: the project's own numbering (PulseEvent).
+COLUMNS = "seq, model_name, action, payload::text, lsn, committed_at"
 
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    id: int
+    id: int  # PulseEvent.seq
     model_name: str
     action: str
     frame: bytes  # the whole Server-Sent Event
@@ -155,11 +157,11 @@ class Hub:
             return await cursor.fetchall()
 
     async def latest_id(self, project_id: str) -> int:
-        """The project's newest event id (0 if none). Within a project (lsn, position) orders like
-        id, so the unique index finds it without a scan."""
+        """The id of the project's newest event (0 if none ever was): where its numbering stands,
+        which the worker moves in the transaction that logs the events (so it holds even after
+        retention pruned the log). One primary-key lookup."""
         rows = await self._rows(
-            f"SELECT id FROM {EVENT_TABLE} WHERE project_id = %s "  # noqa: S608
-            "ORDER BY lsn DESC, position DESC LIMIT 1",
+            f"SELECT last_event_seq FROM {CONFIG_TABLE} WHERE project_id = %s",  # noqa: S608
             [project_id],
         )
         return int(rows[0][0]) if rows else 0
@@ -199,7 +201,7 @@ class Hub:
                 overflows = subscriber.overflows
                 rows = await self._rows(
                     f"SELECT {COLUMNS} FROM {EVENT_TABLE} "  # noqa: S608
-                    "WHERE project_id = %s AND model_name = %s AND id > %s ORDER BY id LIMIT %s",
+                    "WHERE project_id = %s AND model_name = %s AND seq > %s ORDER BY seq LIMIT %s",
                     [subscriber.project_id, subscriber.model_name, subscriber.cursor, PAGE],
                 )
                 for row in rows:
@@ -258,7 +260,7 @@ class Hub:
                 feed.again = False
                 rows = await self._rows(
                     f"SELECT {COLUMNS} FROM {EVENT_TABLE} "  # noqa: S608
-                    "WHERE project_id = %s AND id > %s ORDER BY id LIMIT %s",
+                    "WHERE project_id = %s AND seq > %s ORDER BY seq LIMIT %s",
                     [project_id, feed.last_id or 0, FEED_PAGE],
                 )
                 if rows:

@@ -138,7 +138,7 @@ def test_last_event_id_resumes_right_after_that_event(live):
 
 
 def _id(live: Live, index: int) -> int:
-    return list(live.project.pulse_events.order_by("id").values_list("id", flat=True))[index]
+    return list(live.project.pulse_events.order_by("seq").values_list("seq", flat=True))[index]
 
 
 def test_a_named_stream_resumes_after_its_last_acknowledged_event_after_a_disconnect(live):
@@ -187,10 +187,16 @@ def test_a_second_connection_to_an_open_named_stream_gets_409_until_the_first_cl
 
 
 def test_acknowledgements_only_move_forward_and_are_validated(live):
+    live.insert(*range(1, 11))
+    events(live.project, 10)
     assert ack(live, "jobs", 10)[1]["acknowledged"] == 10
     assert ack(live, "jobs", 4)[1]["acknowledged"] == 10
     status, body = ack(live, "jobs", "ten")
     assert (status, body["error"]["code"]) == (400, "P6005")
+    # Past the project's newest event: it would skip whatever comes next, so it is refused.
+    status, body = ack(live, "jobs", 11)
+    assert (status, body["error"]["code"]) == (400, "P6005")
+    assert "newest event is 10" in body["error"]["message"]
 
 
 def test_a_resumed_stream_reads_a_long_backlog_in_order_then_follows_live(live):
