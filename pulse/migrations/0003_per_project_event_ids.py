@@ -55,7 +55,9 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="pulseevent",
             name="seq",
-            field=models.BigIntegerField(help_text="The event's number within its project: its id in streams."),
+            field=models.BigIntegerField(
+                help_text="The event's number within its project: its id in streams."
+            ),
         ),
         migrations.RemoveIndex(model_name="pulseevent", name="pulse_event_stream"),
         migrations.AddIndex(

@@ -121,8 +121,8 @@ def test_the_upgrade_numbers_existing_events_per_project_and_carries_acknowledge
         (4, second.pk, 2),
         (5, first.pk, 3),
     ]
-    acknowledged = dict(PulseStream.objects.values_list("name", "acknowledged_id"))
-    assert acknowledged == {"a": 2, "b": 2, "new": 0}
+    carried_over = dict(PulseStream.objects.values_list("name", "acknowledged_id"))
+    assert carried_over == {"a": 2, "b": 2, "new": 0}
     assert dict(PulseConfig.objects.values_list("project_id", "last_event_seq")) == {
         first.pk: 3,
         second.pk: 2,
