@@ -171,15 +171,28 @@ class Hub:
     async def subscribe(
         self, *, project_id: str, model_name: str, actions: frozenset[str], after: int | None
     ) -> Subscriber:
-        """A subscriber of the project's events after ``after`` (None: from now on)."""
+        """A subscriber of the project's events after ``after`` (None: from now on).
+
+        It joins the project's feed before anything is awaited: a feed is dropped once it has no
+        subscribers, and one that joined only after an await could find its feed dropped
+        meanwhile (the project's last other stream closed) and never get a live event. Until
+        its cursor is known it only collects what is dispatched; ``next_frames`` reads the
+        backlog first and skips what is at or before the cursor."""
         feed = self.feeds.get(project_id)
+        new = feed is None
         if feed is None:
             feed = self.feeds[project_id] = Feed()
-            feed.last_id = await self.latest_id(project_id)
-            self._fetch_soon(project_id)  # anything committed while we asked
-        start = await self.latest_id(project_id) if after is None else after
-        subscriber = Subscriber(project_id, model_name, actions, cursor=start)
+        subscriber = Subscriber(project_id, model_name, actions, cursor=after or 0)
         feed.subscribers.add(subscriber)
+        try:
+            if new:
+                feed.last_id = await self.latest_id(project_id)
+                self._fetch_soon(project_id)  # anything committed while we asked
+            if after is None:
+                subscriber.cursor = await self.latest_id(project_id)
+        except BaseException:
+            self.unsubscribe(subscriber)
+            raise
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
@@ -276,8 +289,8 @@ class Hub:
             )
         finally:
             feed.fetching = False
-            if not feed.subscribers:
-                self.feeds.pop(project_id, None)
+            if not feed.subscribers and self.feeds.get(project_id) is feed:
+                del self.feeds[project_id]
 
     async def _listen(self, kwargs: dict[str, Any]) -> None:
         backoff = 0.5
