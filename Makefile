@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench drills install clean-data demo-insert
+.PHONY: run test lint format bench drills install node clean-data demo-insert prisma-example
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,12 +12,46 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-install: $(STAMP)
+# Node.js (>= 20) packages, exactly as the lockfiles pin them; re-installed only when a lockfile
+# changes. --ignore-scripts: nothing may download at install time (prisma's engine download
+# would fail offline); the client is generated below without it.
+EXECUTOR_STAMP := accelerate/executor/node_modules/.installed
+PRISMA_TESTS_STAMP := tests/prisma/node_modules/.installed
+PRISMA_CLIENT_STAMP := tests/prisma/generated/.generated
+NPM_CI := npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 
-run: $(STAMP)
+$(EXECUTOR_STAMP): accelerate/executor/package-lock.json
+	$(NPM_CI) --prefix accelerate/executor
+	@touch $@
+
+$(PRISMA_TESTS_STAMP): tests/prisma/package-lock.json
+	$(NPM_CI) --prefix tests/prisma
+	@touch $@
+
+$(PRISMA_CLIENT_STAMP): tests/prisma/schema.prisma $(PRISMA_TESTS_STAMP)
+	cd tests/prisma && CHECKPOINT_DISABLE=1 PRISMA_HIDE_UPDATE_MESSAGE=1 PRISMA_SCHEMA_ENGINE_BINARY=/bin/true \
+		./node_modules/.bin/prisma generate --schema schema.prisma >/dev/null
+	@touch $@
+
+node: $(EXECUTOR_STAMP) $(PRISMA_TESTS_STAMP) $(PRISMA_CLIENT_STAMP)
+
+EXAMPLE_STAMP := examples/prisma/generated/.generated
+$(EXAMPLE_STAMP): examples/prisma/package-lock.json examples/prisma/schema.prisma
+	$(NPM_CI) --prefix examples/prisma
+	cd examples/prisma && CHECKPOINT_DISABLE=1 PRISMA_HIDE_UPDATE_MESSAGE=1 PRISMA_SCHEMA_ENGINE_BINARY=/bin/true \
+		./node_modules/.bin/prisma generate --schema schema.prisma >/dev/null
+	@touch $@
+
+# With `make run` going: Prisma Client queries the demo database through Accelerate (examples/prisma).
+prisma-example: $(STAMP) $(EXAMPLE_STAMP)
+	@url="$$($(BIN)/python manage.py demoprismaurl)" && cd examples/prisma && DATABASE_URL="$$url" node query.mjs
+
+install: $(STAMP) node
+
+run: $(STAMP) $(EXECUTOR_STAMP)
 	@$(BIN)/python -m devtools.devserver
 
-test: $(STAMP)
+test: $(STAMP) node
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -32,7 +66,7 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: $(STAMP)
+bench: $(STAMP) node
 	$(BIN)/python -m bench
 
 # The failure drills alone (`make bench` runs them too, after the benchmarks).
@@ -45,4 +79,5 @@ demo-insert: $(STAMP)
 
 clean-data:
 	@$(BIN)/python -m devtools.embedded_pg stop .data/postgres 2>/dev/null || true
+	@$(BIN)/python -m devtools.embedded_pg stop .data/demo-postgres 2>/dev/null || true
 	rm -rf .data

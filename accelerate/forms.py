@@ -10,7 +10,7 @@ from accelerate.models import (
     QUERY_TIMEOUT_SECONDS,
     RESPONSE_SIZE_LIMIT_MB,
 )
-from userdb.connection_strings import EXAMPLE, MAX_LENGTH, InvalidConnectionString, parse
+from userdb.connection_strings import MAX_LENGTH, InvalidConnectionString, parse
 from userdb.regions import region_choices, region_recommend
 
 AUTOMATIC = ""
@@ -27,26 +27,39 @@ def _bounded(label: str, bounds: tuple[int, int, int], unit: str, help_text: str
     )
 
 
+def region_for(connection_string: str, chosen: str) -> str:
+    """The region to configure: the one chosen, else the one the host recommends (the gateway's own
+    for a database on this machine or a private network), else AUTOMATIC (the service then asks
+    for one, after it has checked the connection string)."""
+    if chosen != AUTOMATIC or not connection_string:
+        return chosen
+    try:
+        host = parse(connection_string).host
+    except InvalidConnectionString:
+        return AUTOMATIC  # the service names the problem with the string
+    recommendation = region_recommend(host)
+    return recommendation.region if recommendation else AUTOMATIC
+
+
 class AccelerateConfigForm(forms.Form):
     """Configure Accelerate (or, with ``editing=True``, change its configuration).
 
-    The connection string is write-only: it is never rendered back, so editing leaves it
-    empty to keep the stored one. The region may be left to the host name ("closest to
-    the database"): that is the answer without JavaScript; with it, the field updates as
-    the user types.
+    The connection string is never rendered from what is stored; what the user typed is kept
+    when the form comes back with an error. The region may be left to the host name ("closest
+    to the database"): that is the answer without JavaScript; with it, the field updates as the
+    user types. "Use the demo database" (``use_demo_database``, the embedded mode) leaves the
+    connection string to the view, which takes it from the demo.
     """
 
     connection_string = forms.CharField(
         label="Database connection string",
         max_length=MAX_LENGTH,
         strip=True,
-        widget=forms.PasswordInput(
-            render_value=False,
-            attrs={"autocomplete": "off", "spellcheck": "false", "placeholder": EXAMPLE},
-        ),
+        required=False,  # required unless the demo database is used; the service says so
         help_text="A PostgreSQL URL. It is checked by connecting to the database, then stored encrypted "
         "and never shown again.",
     )
+    use_demo_database = forms.BooleanField(required=False)
     region = forms.ChoiceField(
         label="Region",
         help_text="Where the connection pool runs. Choose the region closest to your database.",
@@ -67,11 +80,11 @@ class AccelerateConfigForm(forms.Form):
     def __init__(self, *args: Any, editing: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.editing = editing
+        self.chosen_region = AUTOMATIC
         choices = region_choices()
         region = self.fields["region"]
         assert isinstance(region, forms.ChoiceField)  # noqa: S101 -- narrows the type
         if editing:
-            self.fields["connection_string"].required = False
             self.fields["connection_string"].help_text = (
                 "Leave empty to keep the current database. A new connection string is checked "
                 "by connecting to it before it replaces the current one."
@@ -83,17 +96,7 @@ class AccelerateConfigForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        if not self.editing and cleaned.get("region") == AUTOMATIC and cleaned.get("connection_string"):
-            try:
-                host = parse(cleaned["connection_string"]).host
-            except InvalidConnectionString:
-                return cleaned  # the service names the problem with the string
-            recommendation = region_recommend(host)
-            if recommendation is None:
-                self.add_error(
-                    "region",
-                    "The host name does not tell where the database is: choose the region closest to it.",
-                )
-            else:
-                cleaned["region"] = recommendation.region
+        self.chosen_region = cleaned.get("region", AUTOMATIC)  # before the host's recommendation
+        if not self.editing and "region" in cleaned:
+            cleaned["region"] = region_for(cleaned.get("connection_string") or "", cleaned["region"])
         return cleaned

@@ -76,4 +76,5 @@ class AccelerateConfig(models.Model):
 
     @property
     def response_size_limit_bytes(self) -> int:
-        return self.response_size_limit_mb * 1024 * 1024
+        # Decimal megabytes, like every size the console shows (usage.charts.format_bytes).
+        return self.response_size_limit_mb * 1_000_000

@@ -11,15 +11,44 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from accelerate.models import AccelerateConfig
+from console.products import Health, health_cached
 from projects.models import Project
 from projects.selectors import project_api_keys
-from userdb.connection_strings import ConnectionString, parse
-from userdb.encryption import decrypt
+from userdb.connection_strings import ConnectionString, ConnectionStringError, connection_check, parse
+from userdb.encryption import DecryptionError, decrypt
+
+# A live health check gives the database this long to answer SELECT 1 (DNS and connecting included).
+HEALTH_CHECK_TIMEOUT = 2.0
 
 
 def accelerate_config_for_project(*, project: Project) -> AccelerateConfig | None:
     """The project's Accelerate configuration, or None when it was never configured."""
     return AccelerateConfig.objects.filter(project=project).first()
+
+
+def accelerate_health(project: Project, live: bool) -> Health | None:
+    """Whether Accelerate works for the project: "Disabled", "Enabled" when its database answers a
+    live check (SELECT 1 within HEALTH_CHECK_TIMEOUT, kept for a while), "Unreachable" when it
+    does not. None when Accelerate was never configured. Without ``live``, only a kept answer
+    is read (``checked`` False when there is none yet)."""
+    try:
+        config = project.accelerate_config  # through the relation: the Overview selects it along
+    except AccelerateConfig.DoesNotExist:
+        return None
+    if not config.enabled:
+        return Health("off", "Disabled", "Applications get error P6010 until it is enabled again.")
+
+    def check() -> Health:
+        try:
+            connection_check(parse(decrypt(config.connection_string)), timeout=HEALTH_CHECK_TIMEOUT)
+        except DecryptionError:
+            return Health("fail", "Unreachable", "The stored connection string cannot be decrypted.")
+        except ConnectionStringError as error:
+            return Health("fail", "Unreachable", error.message)
+        return Health("on", "Enabled", "The database answers.")
+
+    key = f"accelerate:health:{project.pk}:{config.updated.timestamp()}"
+    return health_cached(key, live=live, check=check, pending=Health("on", "Enabled", checked=False))
 
 
 def project_api_key_count(*, project: Project) -> int:

@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 
-from bench.common import scratch_database, setup_django, table
+from bench.common import scratch_database, setup_django, table, users_server_url
 
 ROWS = 100_000
 QUERY = "SELECT id, email, score FROM bench_users WHERE id = $1"
@@ -94,12 +94,10 @@ def main() -> None:
     from usage.metering import Meter
 
     with scratch_database():
-        params = connection.get_connection_params()
-        server = f"postgresql://{params['user']}@{params['host']}:{params['port']}"
-        with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        with psycopg.connect(users_server_url("postgres"), autocommit=True) as conn:
             conn.execute("DROP DATABASE IF EXISTS bench_source WITH (FORCE)")
             conn.execute("CREATE DATABASE bench_source")
-        source = f"{server}/bench_source"
+        source = users_server_url("bench_source")
         try:
             with psycopg.connect(source, autocommit=True) as conn:
                 conn.execute("CREATE TABLE bench_users (id int PRIMARY KEY, email text, score numeric)")
@@ -114,7 +112,7 @@ def main() -> None:
             organization = Organization.objects.create(name="Bench", slug="bench")
             Membership.objects.create(user=user, organization=organization, role=Role.OWNER)
             project = Project.objects.create(organization=organization, name="Bench")
-            config = accelerate_services.accelerate_configure(
+            config = accelerate_services.accelerate_create(
                 project=project,
                 actor=actor,
                 connection_string=source,
@@ -184,8 +182,8 @@ def main() -> None:
             print(table(["path", "concurrency", "median ms", "p99 ms", "requests/s", "answers"], rows))
 
             # 1,000 clients at once on a connection limit of 10: every one answered or P6004, none hung.
-            accelerate_services.accelerate_configure(
-                project=project,
+            accelerate_services.accelerate_update(
+                config=config,
                 actor=actor,
                 connection_string=None,
                 region="eu-central-1",
@@ -218,7 +216,7 @@ def main() -> None:
             thread.join(10)
             del config
         finally:
-            with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+            with psycopg.connect(users_server_url("postgres"), autocommit=True) as conn:
                 conn.execute("DROP DATABASE IF EXISTS bench_source WITH (FORCE)")
 
 

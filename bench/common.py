@@ -29,6 +29,15 @@ def setup_django() -> None:
     setup_test_environment(debug=False)  # the test client's host, locmem email
 
 
+def users_server_url(database: str) -> str:
+    """A superuser URL for a database on the server benchmarks make their users' databases on:
+    the embedded demo server (devtools/bootstrap.py), never the console's own, which the
+    connection-string guard refuses."""
+    from devtools import bootstrap
+
+    return bootstrap.prepare_demo_server().superuser_url(database)
+
+
 @contextmanager
 def scratch_database() -> Iterator[None]:
     """Create a fresh, migrated database (test_<name>) for the benchmark and drop it afterwards."""

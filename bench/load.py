@@ -216,8 +216,9 @@ def main() -> bool:
     redis = ThrowawayRedis()
     redis.start()
     try:
-        with ThrowawayPostgres() as pg:
-            user_database = pg.create_database("userdb")
+        # The users' database on a server of its own: the console refuses its own database server.
+        with ThrowawayPostgres() as pg, ThrowawayPostgres() as user_pg:
+            user_database = user_pg.create_database("userdb")
             import psycopg
 
             with psycopg.connect(user_database, autocommit=True) as conn:

@@ -2,8 +2,8 @@
 
 Everything runs as it would in production, on this machine's two cores: the capture worker
 is a `manage.py pulseworker` process, the stream endpoint the data plane under uvicorn in
-another process, the source database a scratch database on the embedded PostgreSQL, and
-the console database the benchmark's scratch database on the same server.
+another process, the source database a scratch database on the embedded demo server, and
+the console database the benchmark's scratch database on the console's own embedded server.
 
 - Capture rate: a backlog of changes is written while no worker runs, then a worker starts;
   the rate is events logged per second from the first to the last (what the worker sustains).
@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from bench.common import percentile, scratch_database, setup_django, table
+from bench.common import percentile, scratch_database, setup_django, table, users_server_url
 
 ROW_ID = re.compile(rb'"created": \{"id": "?(\d+)')  # bigint: a string in JSON
 RATE = 500  # commits per second in the latency runs
@@ -225,12 +225,10 @@ def main() -> None:
 
     processes: list[subprocess.Popen[bytes]] = []
     with scratch_database():
-        params = connection.get_connection_params()
-        server = f"postgresql://{params['user']}@{params['host']}:{params['port']}"
-        with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        with psycopg.connect(users_server_url("postgres"), autocommit=True) as conn:
             conn.execute("DROP DATABASE IF EXISTS bench_pulse_source WITH (FORCE)")
             conn.execute("CREATE DATABASE bench_pulse_source")
-        source = f"{server}/bench_pulse_source"
+        source = users_server_url("bench_pulse_source")
         db = connection.settings_dict
         env = {
             **os.environ,
@@ -355,7 +353,7 @@ def main() -> None:
                 except subprocess.TimeoutExpired:
                     process.kill()
             connection.close()
-            with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+            with psycopg.connect(users_server_url("postgres"), autocommit=True) as conn:
                 for (slot,) in conn.execute(
                     "SELECT slot_name FROM pg_replication_slots WHERE database = 'bench_pulse_source'"
                 ).fetchall():

@@ -5,9 +5,9 @@ embedded mode where a process starts). Tests use ``config/test_settings.py``.
 Two modes:
 - production: ``DATABASE_URL`` is set; ``SECRET_KEY`` and ``SECRET_ENCRYPTION_KEYS``
   must be given, or the process refuses to start.
-- embedded development: ``DATABASE_URL`` is unset; an embedded PostgreSQL runs under
-  ``.data/`` and the secrets are generated and kept there (by the bootstrap, before this
-  module is read; here they are only read).
+- embedded development: ``DATABASE_URL`` is unset; two embedded PostgreSQL servers run under
+  ``.data/`` (the console's, and the demo server) and the secrets are generated and kept there
+  (by the bootstrap, before this module is read; here they are only read).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import environ
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from devtools import devsecrets, embedded_pg
+from devtools import bootstrap, devsecrets
 
 # Lets generic classes be subscripted at run time (ModelAdmin[Project]) for the type checker.
 django_stubs_ext.monkeypatch()
@@ -37,12 +37,13 @@ if env.bool("READ_DOT_ENV", default=False) and (BASE_DIR / ".env").exists():
 EMBEDDED = not env.str("DATABASE_URL", default="")
 if EMBEDDED:
     _dev = devsecrets.load(DATA_DIR / "secrets.json")
-    # Set by the bootstrap that started the server; a process that skipped it (a bare import)
-    # finds the server if it runs, else gets a connection error on first use, never a side effect.
-    DATABASE_URL = env.str("EMBEDDED_DATABASE_URL", default="") or embedded_pg.running_url(
-        DATA_DIR / "postgres"
-    )
-    EMBEDDED_DATABASE_PORT: int | None = env.db_url_config(DATABASE_URL)["PORT"] or None
+    # Set by the bootstrap that started the servers; a process that skipped it (a bare import)
+    # finds them if they run, else gets a connection error on first use, never a side effect.
+    _running = bootstrap.running_urls(DATA_DIR)
+    DATABASE_URL = env.str("EMBEDDED_DATABASE_URL", default="") or _running[0]
+    # The demo database, on the embedded demo server (not the console's), as its unprivileged
+    # owner: the products' demos use it (console/demo.py), and so may the users of this mode.
+    DEMO_DATABASE_URL: str | None = env.str("EMBEDDED_DEMO_DATABASE_URL", default="") or _running[1]
     # Empty until the bootstrap generated them: Django then refuses to sign anything, and
     # userdb.encryption refuses to encrypt, rather than either using a made-up secret.
     SECRET_KEY = env.str("SECRET_KEY", default=_dev.get("SECRET_KEY", ""))
@@ -53,8 +54,8 @@ if EMBEDDED:
     DEBUG = env.bool("DEBUG", default=False)
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
     ALLOW_PRIVATE_DATABASE_HOSTS = env.bool("ALLOW_PRIVATE_DATABASE_HOSTS", default=True)
-    # The database on the embedded server that the products' demos use (console/demo.py).
-    DEMO_DATABASE = env.str("DEMO_DATABASE", default="demo")
+    # A development convenience: the inviter also sees the invitation link (production: never).
+    SHOW_INVITATION_LINKS = env.bool("SHOW_INVITATION_LINKS", default=True)
 else:
     DATABASE_URL = env.str("DATABASE_URL")
     try:
@@ -73,7 +74,9 @@ else:
     DEBUG = env.bool("DEBUG", default=False)
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
     ALLOW_PRIVATE_DATABASE_HOSTS = env.bool("ALLOW_PRIVATE_DATABASE_HOSTS", default=False)
-    EMBEDDED_DATABASE_PORT = None
+    # Invitation links go only to the invited address: whoever follows one has proved it.
+    SHOW_INVITATION_LINKS = False
+    DEMO_DATABASE_URL = None
 
 INSTALLED_APPS = [
     "console",
@@ -158,15 +161,29 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-# Failed logins: this many per account or per IP within the window lock them for the window.
+# Login throttling (console/throttling.py, docs/security.md): this many failed sign-ins for one
+# account, or from one client address, within the window pause sign-ins to it (from it) for the
+# window. Password checks (Argon2: ~100 MiB each) run at most this many at once per process;
+# a login waits this long for a turn, then is answered 429.
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_FAILURE_ADDRESS_LIMIT = env.int("LOGIN_FAILURE_ADDRESS_LIMIT", default=100)
 LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=900)
+LOGIN_CONCURRENT_HASHES = env.int("LOGIN_CONCURRENT_HASHES", default=4)
+LOGIN_HASH_WAIT_SECONDS = env.float("LOGIN_HASH_WAIT_SECONDS", default=5.0)
+
+# The client's address (console/audit.py client_ip): REMOTE_ADDR, unless this names the header
+# the trusted proxies in front set (X-Forwarded-For); then the entry this many from the right.
+TRUSTED_PROXY_HEADER = env.str("TRUSTED_PROXY_HEADER", default="")
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)
 
 # Rate limits (console/ratelimit.py), "count/seconds" per identity, counted in the shared cache:
 # invitation links per client address; database checks (Accelerate configure/edit, Pulse check and
 # enable: each opens a connection to a host the user names) and API key creation per user.
 RATE_LIMITS = {
     "invitation_accept": env.str("RATE_LIMIT_INVITATION_ACCEPT", default="30/600"),
+    # Emails about an account (a password reset, a sign-up link): per recipient, and per client address.
+    "account_email": env.str("RATE_LIMIT_ACCOUNT_EMAIL", default="3/3600"),
+    "account_email_client": env.str("RATE_LIMIT_ACCOUNT_EMAIL_CLIENT", default="20/3600"),
     "database_check": env.str("RATE_LIMIT_DATABASE_CHECK", default="10/60"),
     "api_key_create": env.str("RATE_LIMIT_API_KEY_CREATE", default="30/600"),
 }
@@ -250,7 +267,11 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="console@localhost")
 
 # Self-service sign-up; when off, accounts are created only by accepting an invitation (or by operators).
+# On, an address gets an emailed link to finish signing up, valid this long (seconds).
 ALLOW_SIGNUP = env.bool("ALLOW_SIGNUP", default=False)
+SIGNUP_LINK_MAX_AGE = env.int("SIGNUP_LINK_MAX_AGE", default=60 * 60 * 24)
+# "Forgot password?": the emailed link works once, for this long (seconds).
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=60 * 60)
 
 # One handler for every logger, whose formatter takes query strings, API keys and bearer tokens out
 # of each line (config/log_format.py). uvicorn's loggers are routed to it too: its access log writes
@@ -303,15 +324,22 @@ ACCELERATE_REGION_NAMES = {
     "us-west-1": "US West (N. California)",
     "us-west-2": "US West (Oregon)",
 }
+# Where this gateway process runs, reported in every answer's info.region (docs/accelerate.md,
+# "Regions"): "local" for a console on one machine; set it to the region a deployment runs in.
+GATEWAY_REGION = env.str("GATEWAY_REGION", default="local")
 # (code, readable name) pairs offered in the form; ACCELERATE_REGIONS=us-east-1,eu-west-1 narrows them.
 ACCELERATE_REGIONS = [
     (code, ACCELERATE_REGION_NAMES.get(code, code))
     for code in env.list("ACCELERATE_REGIONS", default=list(ACCELERATE_REGION_NAMES))
 ]
+# The gateway's own region is always offered: it is the one to choose for a database on this
+# machine or a private network (the forms recommend it for such hosts).
+if GATEWAY_REGION not in dict(ACCELERATE_REGIONS):
+    ACCELERATE_REGIONS.insert(
+        0, (GATEWAY_REGION, "Where this gateway runs")
+    )  # userdb.regions.GATEWAY_REGION_NAME
 # Seconds the configure form waits for the user's database (DNS, connect, TLS, SELECT 1).
 ACCELERATE_CHECK_TIMEOUT = env.float("ACCELERATE_CHECK_TIMEOUT", default=5.0)
-# Reported in every gateway answer's info.region: where this gateway process runs.
-GATEWAY_REGION = env.str("GATEWAY_REGION", default="local")
 # How long a gateway process trusts what it read of a project's configuration (seconds):
 # disabling Accelerate or changing its settings reaches every process within this time.
 GATEWAY_CONFIG_TTL = env.float("GATEWAY_CONFIG_TTL", default=1.0)

@@ -8,8 +8,10 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from console import throttling
 from console.access import product_access_grant, product_access_granted
 from console.audit import Actor
+from console.forms import ThrottledAdminAuthenticationForm
 from console.models import (
     AuditEvent,
     Invitation,
@@ -20,6 +22,9 @@ from console.models import (
     User,
 )
 from console.products import products_all
+
+# /admin/login/ checks passwords under the console's throttling rule (console/throttling.py).
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 
 @admin.register(User)
@@ -35,6 +40,22 @@ class UserAdmin(DjangoUserAdmin[User]):
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+    actions = ("lift_sign_in_pause",)
+
+    @admin.action(description="Lift the sign-in pause of the selected users")
+    def lift_sign_in_pause(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        emails = list(queryset.values_list("email", flat=True))
+        paused = [email for email in emails if throttling.login_lockout_lift(email=email).paused]
+        if paused:
+            self.message_user(
+                request,
+                f"Lifted the sign-in pause of {', '.join(paused)}; they can sign in now.",
+                messages.SUCCESS,
+            )
+        if len(paused) < len(emails):
+            self.message_user(
+                request, f"{len(emails) - len(paused)} of the selected users were not paused.", messages.INFO
+            )
 
 
 class MembershipInline(admin.TabularInline[Membership, Organization]):

@@ -6,4 +6,4 @@ class ConsoleConfig(AppConfig):
     verbose_name = "Console"
 
     def ready(self) -> None:
-        from console import checks  # noqa: F401  (registers the system checks)
+        from console import checks  # noqa: F401  (registers the deployment checks)

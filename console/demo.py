@@ -67,25 +67,33 @@ SELECT id, 'Hello from ' || name, true FROM users WHERE NOT EXISTS (SELECT 1 FRO
 
 
 def demo_database_url() -> str | None:
-    """The URL of the ``demo`` database on the embedded server, created with its schema and a
-    few rows if missing; None outside the embedded development mode (there is no server of
-    ours to put it on). Idempotent."""
+    """The demo database's URL, as its owner ``demo`` (an unprivileged role with REPLICATION, on
+    the embedded demo server — never the console's own server), with the schema and a few rows
+    created if missing. None outside the embedded development mode. Idempotent."""
     import psycopg
     from django.conf import settings
-    from psycopg import sql
 
-    if not settings.EMBEDDED:
+    url: str | None = settings.DEMO_DATABASE_URL if settings.EMBEDDED else None
+    if not url:
         return None
-    name = settings.DEMO_DATABASE
-    server = f"postgresql://postgres@127.0.0.1:{settings.EMBEDDED_DATABASE_PORT}"
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = f"{server}/{name}"
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(DEMO_SCHEMA)
         conn.execute(DEMO_ROWS)
     return url
+
+
+def demo_connection_string_outdated(stored: str, current: str) -> bool:
+    """Whether a product's stored connection string is the demo database's from before (another
+    server, port, role or password: the layout before the demo had a server of its own), so the
+    demo seeding should point it at ``current``. A string the user pointed elsewhere is theirs."""
+    from userdb.connection_strings import ConnectionStringError, parse
+
+    try:
+        old, new = parse(stored), parse(current)
+    except ConnectionStringError:
+        return False
+    loopback = ("127.0.0.1", "localhost", "::1")
+    return stored.strip() != current.strip() and old.host in loopback and old.database == new.database
 
 
 def demo_public_host() -> str:

@@ -1,45 +1,56 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, cast
 
 from django import forms
+from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import password_validation
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 
-from console import services
-from console.audit import client_ip
-from console.models import Role
+from console import services, throttling
+from console.models import Role, User
 
 
-class ThrottledAuthenticationForm(AuthenticationForm):
-    """Django's login form, refusing an account or IP after repeated failures for a while."""
+class ThrottledLoginMixin(AuthenticationForm):
+    """A Django login form that checks the password under the throttling rule
+    (``console.throttling``): the console's login form and the admin's both use it, so failures
+    at either count toward the same pause. ``refused`` is set when the attempt was refused
+    before any password was checked (the view answers 429)."""
+
+    refused: throttling.LoginRefused | None = None
+
+    def clean(self) -> dict[str, Any]:
+        email = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if email is not None and password:
+            try:
+                self.user_cache = throttling.login_authenticate(
+                    request=self.request, email=email, password=password
+                )
+            except throttling.LoginRefused as refused:
+                self.refused = refused
+                raise ValidationError(refused.message, code="throttled") from None
+            if self.user_cache is None:
+                raise self.get_invalid_login_error()
+            self.confirm_login_allowed(self.user_cache)
+        return self.cleaned_data
+
+
+class ThrottledAuthenticationForm(ThrottledLoginMixin):
+    """The console's login form."""
 
     error_messages = {
         **AuthenticationForm.error_messages,
         "invalid_login": "That email and password do not match an account. Check both and try again.",
-        "locked": "Too many failed attempts. For your security, signing in is paused for %(wait)s. "
-        "Try again then.",
     }
 
-    def clean(self) -> dict[str, Any]:
-        email = self.cleaned_data.get("username") or ""
-        ip_address = client_ip(self.request) if self.request else None
-        wait = services.login_lockout_remaining(email=email, ip_address=ip_address)
-        if wait:
-            minutes = max(1, round(wait / 60))
-            raise ValidationError(
-                self.error_messages["locked"],
-                code="locked",
-                params={"wait": f"{minutes} minute{'s' if minutes != 1 else ''}"},
-            )
-        try:
-            cleaned = super().clean()
-        except ValidationError:
-            services.login_failure_record(email=email, ip_address=ip_address)
-            raise
-        services.login_failures_clear(email=email)
-        return cleaned
+
+class ThrottledAdminAuthenticationForm(ThrottledLoginMixin, AdminAuthenticationForm):
+    """Django admin's login form (staff only), under the same throttling rule."""
 
 
 class OrganizationCreateForm(forms.Form):
@@ -108,6 +119,32 @@ class SignUpForm(forms.Form):
         return cleaned
 
 
-class OpenSignUpForm(SignUpForm):
-    email = forms.EmailField(label="Email", max_length=254)
-    field_order = ("email", "name", "password1", "password2")
+class SignUpEmailForm(forms.Form):
+    """Open sign-up's first step: the address that gets the link to finish."""
+
+    email = forms.EmailField(
+        label="Email",
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
+    )
+
+
+class PasswordResetRequestForm(PasswordResetForm):
+    """Django's "Forgot password?" form. An account an operator made without a password may set
+    one this way too (only the model backend signs in here); an address without an account is
+    told so by email (``save``), so the answer, and the time it takes, is the same either way."""
+
+    def get_users(self, email: str) -> Iterator[User]:
+        return iter(User.objects.filter(email__iexact=email.strip(), is_active=True))
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        email = self.cleaned_data["email"]
+        request = kwargs["request"]
+        if next(self.get_users(email), None) is not None:
+            super().save(*args, **kwargs)
+            return
+        services.password_reset_no_account_email_send(
+            email=email,
+            login_url=request.build_absolute_uri(reverse("login")),
+            signup_url=request.build_absolute_uri(reverse("signup")) if settings.ALLOW_SIGNUP else None,
+        )

@@ -7,11 +7,13 @@ product); access grants and requests are core models keyed by the product's ``ke
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.core.cache import cache
 
 if TYPE_CHECKING:
     from console.audit import Actor
@@ -19,6 +21,51 @@ if TYPE_CHECKING:
 
 # release(project or organization, actor) -> what was left behind, said for people (may be empty)
 Release = Callable[[Any, "Actor"], list[str]]
+
+
+@dataclass(frozen=True)
+class Health:
+    """How a product is doing for one project, as the Dashboard and the Overview say it.
+
+    ``state`` is the badge's look (``on``, ``warn``, ``fail``, ``off``); ``label`` the word on it
+    ("Enabled", "Unreachable", "Lagging", "Disabled"); ``detail`` why, for people. ``checked``
+    is False when only what is stored was read and a live check is still to come.
+    """
+
+    state: str
+    label: str
+    detail: str = ""
+    checked: bool = True
+
+
+# health(project, live) -> the product's Health for the project, None when it is not set up.
+# live=False reads only what is stored or cached (cheap, for page loads); live=True may check.
+HealthCheck = Callable[[Any, bool], "Health | None"]
+
+# How long a live check's answer is reused (by every process, in the shared cache).
+HEALTH_TTL_SECONDS = 30
+
+log = logging.getLogger(__name__)
+
+
+def health_cached(key: str, *, live: bool, check: Callable[[], Health], pending: Health) -> Health:
+    """The health last checked under ``key``; when there is none, ``check()`` if ``live`` (and
+    kept for HEALTH_TTL_SECONDS), else ``pending``. A cache that fails counts as empty."""
+    try:
+        cached = cache.get(key)
+    except Exception:  # the cache is down: a page must still render
+        log.warning("could not read %s from the cache", key, exc_info=True)
+        cached = None
+    if isinstance(cached, dict):
+        return Health(**cached)
+    if not live:
+        return pending
+    health = check()
+    try:
+        cache.set(key, asdict(health), HEALTH_TTL_SECONDS)
+    except Exception:
+        log.warning("could not keep %s in the cache", key, exc_info=True)
+    return health
 
 
 @dataclass(frozen=True)
@@ -30,6 +77,7 @@ class Product:
     # outside the console (e.g. Pulse's replication slot in the user's database).
     release_project: Release | None = None
     release_organization: Release | None = None
+    health: HealthCheck | None = None
 
     @property
     def open_access(self) -> bool:
@@ -55,6 +103,14 @@ def product_get(key: str) -> Product:
 
 def products_all() -> list[Product]:
     return sorted(_PRODUCTS.values(), key=lambda product: product.key)
+
+
+def products_health(*, project: Any, live: bool = False) -> dict[str, Health | None]:
+    """Each product's health for the project, by product key (None: not set up there)."""
+    return {
+        product.key: product.health(project, live) if product.health is not None else None
+        for product in products_all()
+    }
 
 
 def products_release_project(*, project: Any, actor: Actor) -> list[str]:

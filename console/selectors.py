@@ -6,6 +6,8 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
+from django.core import signing
 from django.core.exceptions import BadRequest
 from django.db.models import Q, QuerySet
 from django.http import Http404
@@ -51,11 +53,6 @@ def audit_events(*, organization: Organization) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.filter(organization=organization).select_related("actor")
 
 
-def account_exists(*, email: str) -> bool:
-    """Whether someone already has an account with this email (case-insensitive)."""
-    return User.objects.filter(email__iexact=email.strip()).exists()
-
-
 def organization_member(*, organization: Organization, membership_id: int) -> Membership:
     """One membership of this organization (Http404 for another organization's, or none)."""
     try:
@@ -96,6 +93,24 @@ def invitation_for_token(*, token: str) -> Invitation | None:
     """The invitation whose link carries this token (looked up by digest), or None for a wrong token."""
     digest = hashlib.sha256(token.encode()).hexdigest()
     return Invitation.objects.select_related("organization", "invited_by").filter(token_digest=digest).first()
+
+
+def account_exists(*, email: str) -> bool:
+    """Whether someone already has an account with this email (case-insensitive)."""
+    return User.objects.filter(email__iexact=email.strip()).exists()
+
+
+SIGNUP_LINK_SALT = "console.signup"
+
+
+def signup_email_for_token(*, token: str) -> str | None:
+    """The address a sign-up link was sent to, or None when the link is not one of ours or is
+    older than ``SIGNUP_LINK_MAX_AGE``."""
+    try:
+        email = signing.loads(token, salt=SIGNUP_LINK_SALT, max_age=settings.SIGNUP_LINK_MAX_AGE)
+    except signing.BadSignature:  # tampered, or expired (SignatureExpired is a BadSignature)
+        return None
+    return email if isinstance(email, str) else None
 
 
 # Audit log ------------------------------------------------------------------------------------
@@ -171,3 +186,14 @@ def audit_filter_choices(*, organization: Organization) -> tuple[list[str], list
     actions = list(events.order_by("action").values_list("action", flat=True).distinct())
     actors = list(events.order_by("actor_label").values_list("actor_label", flat=True).distinct())
     return actions, actors
+
+
+def organization_get(*, slug: str) -> Organization | None:
+    """The organization with this slug, for operators' commands (no tenant scoping: an operator
+    sees every organization; views use ``membership_for_user``)."""
+    return Organization.objects.filter(slug=slug).first()
+
+
+def user_get_by_email(*, email: str) -> User | None:
+    """The account with this email (case-insensitive), for operators' commands."""
+    return User.objects.filter(email__iexact=email.strip()).first()

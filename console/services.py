@@ -1,19 +1,17 @@
-"""Writes of the core: users, organizations, memberships, invitations, and login throttling."""
+"""Writes of the core: users, organizations, memberships, invitations (login throttling: throttling.py)."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import logging
-import math
 import secrets
-import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import password_validation
-from django.core.cache import cache
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
@@ -21,10 +19,12 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from console import permissions
+from console import permissions, throttling
 from console.audit import Actor, audit_record
 from console.models import Invitation, Membership, Organization, Role, User
 from console.products import products_release_organization
+from console.ratelimit import rate_limit_consume
+from console.selectors import SIGNUP_LINK_SALT
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +32,13 @@ ORGANIZATION_NAME_MAX = 100
 INVITATION_LIFETIME = timedelta(days=7)
 
 
-def user_create(*, email: str, password: str | None, name: str = "", is_staff: bool = False) -> User:
-    """Create a user with a unique (case-insensitive) email; no password means they cannot log in yet."""
+def user_create(
+    *, email: str, password: str | None, name: str = "", is_staff: bool = False, is_superuser: bool = False
+) -> User:
+    """Create a user with a unique (case-insensitive) email; no password means they cannot log in yet.
+
+    ``is_staff`` lets them sign in to Django admin with only the permissions granted to them
+    there; ``is_superuser`` gives every permission (and implies staff)."""
     email = email.strip().lower()
     try:
         validate_email(email)
@@ -41,7 +46,7 @@ def user_create(*, email: str, password: str | None, name: str = "", is_staff: b
         raise ValidationError({"email": f"“{email}” is not a valid email address."}) from None
     if User.objects.filter(email__iexact=email).exists():
         raise ValidationError({"email": f"A user with the email {email} already exists."})
-    user = User(email=email, name=name.strip(), is_staff=is_staff, is_superuser=is_staff)
+    user = User(email=email, name=name.strip(), is_staff=is_staff or is_superuser, is_superuser=is_superuser)
     if password is None:
         user.set_unusable_password()
     else:
@@ -265,7 +270,7 @@ def invitation_create(
     """Invite an email address to the organization with a role, valid for 7 days.
 
     Returns the invitation and its token; the token exists only in this return value (the
-    database keeps its digest), so the caller shows it once and sends it. Refused with a
+    database keeps its digest): ``invitation_send`` emails it to the invited address. Refused with a
     ValidationError, changing nothing: an invalid email, an existing member, an invitation to
     that email still pending. Only owners may invite owners (PermissionDenied).
     """
@@ -313,9 +318,27 @@ def invitation_create(
     return invitation, token
 
 
-def invitation_email_send(*, invitation: Invitation, link: str) -> bool:
-    """Email the invitation link to the invitee. False (and a log line without the link) when
-    the mail server refuses; the inviter still has the link to pass on."""
+@transaction.atomic
+def invitation_send(
+    *,
+    organization: Organization,
+    email: str,
+    role: str,
+    by: Membership,
+    actor: Actor,
+    link_for: Callable[[str], str],
+) -> tuple[Invitation, str]:
+    """Invite the address (as ``invitation_create``) and email it the link, ``link_for(token)``.
+
+    The email is the only way the link leaves the console (outside the embedded mode's
+    development display): whoever follows it has shown they read that mailbox. If the mail
+    server refuses, nothing is created (a ValidationError on ``email`` says so), so no
+    invitation waits that nobody can accept. Returns the invitation and its link.
+    """
+    invitation, token = invitation_create(
+        organization=organization, email=email, role=role, by=by, actor=actor
+    )
+    link = link_for(token)
     inviter = invitation.invited_by.display_name if invitation.invited_by else "A member"
     body = (
         f"{inviter} invited you to join {invitation.organization.name} on the Data Platform Console "
@@ -331,10 +354,16 @@ def invitation_email_send(*, invitation: Invitation, link: str) -> bool:
             from_email=None,
             recipient_list=[invitation.email],
         )
-    except Exception as error:  # any transport failure: the link is still shown to the inviter
+    except Exception as error:  # any transport failure: undo the invitation, say so
         logger.warning("Invitation email to %s failed: %s", invitation.email, type(error).__name__)
-        return False
-    return True
+        raise ValidationError(
+            {
+                "email": f"The invitation email to {invitation.email} could not be sent (the mail server "
+                "did not take it), so no invitation was made. Try again in a moment; if it keeps "
+                "failing, ask the console's operator to check its mail settings."
+            }
+        ) from None
+    return invitation, link
 
 
 @transaction.atomic
@@ -426,6 +455,12 @@ def invitation_sign_up(*, invitation: Invitation, password: str, name: str, acto
     either both happen or neither does."""
     if problem := invitation_problem(invitation):
         raise ValidationError(problem)
+    if User.objects.filter(email__iexact=invitation.email).exists():
+        # Only the holder of the link sees this, and the link went only to this address.
+        raise ValidationError(
+            f"There is already an account with {invitation.email}. Log in to accept the invitation "
+            "(if you forgot its password, reset it from the login page)."
+        )
     user = user_sign_up(email=invitation.email, password=password, name=name)
     # The request came from a visitor; from here on the actor is the account just created.
     invitation_accept(
@@ -434,53 +469,76 @@ def invitation_sign_up(*, invitation: Invitation, password: str, name: str, acto
     return user
 
 
-# Login throttling -----------------------------------------------------------------------------
+# Emails about accounts: password reset, open sign-up ------------------------------------------
 
 
-def _throttle_keys(*, email: str, ip_address: str | None) -> list[str]:
-    keys = ["login-fail:user:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()]
-    if ip_address:
-        keys.append("login-fail:ip:" + ip_address)
-    return keys
+def account_email_throttle(*, email: str, ip_address: str | None) -> None:
+    """Count a request that emails an address about its account (a password reset, a sign-up
+    link), per recipient and per client address; RateLimited when either is over its limit.
+    Counted the same whether or not the address has an account."""
+    rate_limit_consume(name="account_email_client", identity=ip_address or "-")
+    rate_limit_consume(name="account_email", identity=email.strip().lower())
 
 
-def _throttle_failures(key: str) -> list[float]:
-    # A cache outage must not lock everyone out: then nobody is throttled (and it is logged).
+def _account_email(*, to: str, subject: str, body: str) -> None:
+    # Sent or not, the person asking gets the same answer: a failure is only logged.
     try:
-        return list(cache.get(key) or [])
-    except Exception:
-        logger.warning("login throttling is off: the cache failed", exc_info=True)
-        return []
+        send_mail(subject=subject, message=body, from_email=None, recipient_list=[to])
+    except Exception as error:
+        logger.warning("Account email to %s failed: %s", to, type(error).__name__)
 
 
-def login_lockout_remaining(*, email: str, ip_address: str | None) -> int:
-    """Seconds until a login for this account or from this IP may be tried again (0: now).
+def signup_email_send(
+    *, email: str, link_for: Callable[[str], str], login_url: str, password_reset_url: str
+) -> None:
+    """Email the address the next step of open sign-up, whether or not it has an account, so the
+    answer tells nothing: without an account, a link to finish signing up (``link_for(token)``,
+    a signed token valid for ``SIGNUP_LINK_MAX_AGE``; following it proves the address); with
+    one, how to log in or reset the password."""
+    email = email.strip().lower()
+    if User.objects.filter(email__iexact=email).exists():
+        _account_email(
+            to=email,
+            subject="Your Data Platform Console account",
+            body=(
+                "Someone (we hope you) asked to sign up for the Data Platform Console with this "
+                "address, but it already has an account.\n\n"
+                f"Log in: {login_url}\n"
+                f"Forgot the password? Set a new one: {password_reset_url}\n\n"
+                "If it was not you, ignore this email: nothing changed."
+            ),
+        )
+        return
+    link = link_for(signing.dumps(email, salt=SIGNUP_LINK_SALT))
+    valid_for = throttling.duration_words(settings.SIGNUP_LINK_MAX_AGE)
+    _account_email(
+        to=email,
+        subject="Finish signing up for the Data Platform Console",
+        body=(
+            f"Finish signing up (choose your name and password): {link}\n\n"
+            f"The link works for {valid_for}. If you did not ask to sign up, ignore this email: "
+            "no account is made without it."
+        ),
+    )
 
-    While the shared cache is unavailable, nothing is counted and nobody is locked out.
-    """
-    now = time.time()
-    remaining = 0.0
-    for key in _throttle_keys(email=email, ip_address=ip_address):
-        failures = _throttle_failures(key)
-        recent = [stamp for stamp in failures if now - stamp < settings.LOGIN_FAILURE_WINDOW_SECONDS]
-        if len(recent) >= settings.LOGIN_FAILURE_LIMIT:
-            oldest_counted = sorted(recent)[-settings.LOGIN_FAILURE_LIMIT]
-            remaining = max(remaining, oldest_counted + settings.LOGIN_FAILURE_WINDOW_SECONDS - now)
-    return math.ceil(remaining)
 
-
-def login_failure_record(*, email: str, ip_address: str | None) -> None:
-    """Count a failed login against the account and the IP for the throttling window."""
-    now = time.time()
-    window = settings.LOGIN_FAILURE_WINDOW_SECONDS
-    for key in _throttle_keys(email=email, ip_address=ip_address):
-        failures = [stamp for stamp in _throttle_failures(key) if now - stamp < window]
-        failures.append(now)
-        with contextlib.suppress(Exception):
-            cache.set(key, failures[-50:], timeout=window)
-
-
-def login_failures_clear(*, email: str) -> None:
-    """A successful login forgives the account's failures (not the IP's)."""
-    with contextlib.suppress(Exception):
-        cache.delete(_throttle_keys(email=email, ip_address=None)[0])
+def password_reset_no_account_email_send(*, email: str, login_url: str, signup_url: str | None) -> None:
+    """Tell an address without an account that someone asked to reset its password: the person
+    asking gets the same answer, in the same time (one email), whether or not it has one."""
+    how = (
+        f"To make an account, sign up: {signup_url}"
+        if signup_url
+        else "Accounts on this console are made by invitation: ask an admin of your organization "
+        "to invite you."
+    )
+    _account_email(
+        to=email.strip().lower(),
+        subject="Reset your Data Platform Console password",
+        body=(
+            "Someone (we hope you) asked to reset the password of the Data Platform Console "
+            "account with this address, but there is no account with it.\n\n"
+            f"{how}\n"
+            f"If you have an account with another address, log in with it: {login_url}\n\n"
+            "If it was not you, ignore this email."
+        ),
+    )

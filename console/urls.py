@@ -4,7 +4,6 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from console import views, views_members
-from console.forms import ThrottledAuthenticationForm
 
 settings_urlpatterns = [
     path("", views.organization_settings, name="organization_settings"),
@@ -22,17 +21,27 @@ settings_urlpatterns = [
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path(
-        "login/",
-        auth_views.LoginView.as_view(
-            authentication_form=ThrottledAuthenticationForm, redirect_authenticated_user=True
-        ),
-        name="login",
-    ),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", views.logout_view, name="logout"),
     path("account/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("account/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
+    path("account/password/reset/", views.PasswordResetView.as_view(), name="password_reset"),
+    path(
+        "account/password/reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"
+    ),
+    path(
+        "account/password/reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
+    path(
+        "account/password/reset/<uidb64>/<token>/",
+        views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
     path("signup/", views_members.signup, name="signup"),
+    path("signup/sent/", views_members.signup_sent, name="signup_sent"),
+    path("signup/<str:token>/", views_members.signup_finish, name="signup_finish"),
     path("invitations/<str:token>/", views_members.invitation_accept, name="invitation_accept"),
     path("organizations/new/", views.organization_create, name="organization_create"),
     path("o/<slug:organization_slug>/settings/", include(settings_urlpatterns)),

@@ -3,24 +3,82 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from django import forms
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import SetPasswordForm
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods
-from django_htmx.http import HttpResponseClientRedirect
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from console import selectors, services
-from console.audit import Actor
-from console.forms import OrganizationCreateForm, OrganizationDeleteForm, OrganizationRenameForm
+from console import selectors, services, throttling
+from console.audit import Actor, client_ip
+from console.forms import (
+    OrganizationCreateForm,
+    OrganizationDeleteForm,
+    OrganizationRenameForm,
+    PasswordResetRequestForm,
+    ThrottledAuthenticationForm,
+)
 from console.http import AuthenticatedRequest
-from console.models import Membership
-from console.permissions import Action, require
+from console.models import Membership, User
+from console.permissions import Action
+from console.ratelimit import RateLimited
+from console.throttling import duration_words
+from console.view_helpers import form_errors_add, modal_done, organization_scope, page_context
 
 LAST_ORGANIZATION_SESSION_KEY = "organization"
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login page under the throttling rule; a refused attempt is answered 429 with
+    ``Retry-After``, and the form says how long to wait."""
+
+    authentication_form = ThrottledAuthenticationForm
+    redirect_authenticated_user = True
+
+    def form_invalid(self, form: ThrottledAuthenticationForm) -> HttpResponse:  # type: ignore[override]
+        response = super().form_invalid(form)
+        if form.refused is not None:
+            response.status_code = 429
+            response["Retry-After"] = str(form.refused.retry_after)
+        return response
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """The "Forgot password?" page, Django's view: requests are limited per recipient and per client
+    address (429 with the message in the form), counted alike whether the address has an account."""
+
+    form_class = PasswordResetRequestForm
+    email_template_name = "registration/password_reset_email.txt"
+
+    @property
+    def extra_email_context(self) -> dict[str, Any]:  # type: ignore[override]
+        return {"valid_for": duration_words(settings.PASSWORD_RESET_TIMEOUT)}
+
+    def form_valid(self, form: PasswordResetRequestForm) -> HttpResponse:  # type: ignore[override]
+        try:
+            services.account_email_throttle(
+                email=form.cleaned_data["email"], ip_address=client_ip(self.request)
+            )
+        except RateLimited as limited:
+            form.add_error(None, limited.message)
+            return limited.respond(self.form_invalid(form))
+        return super().form_valid(form)
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Django's view for the emailed link (single use, expires after ``PASSWORD_RESET_TIMEOUT``).
+    Setting a new password proves the mailbox, so it also lifts a sign-in pause on the account."""
+
+    def form_valid(self, form: SetPasswordForm[User]) -> HttpResponse:
+        response = super().form_valid(form)
+        throttling.login_lockout_lift(email=form.user.email)
+        return response
 
 
 @require_GET
@@ -33,6 +91,14 @@ def home(request: AuthenticatedRequest) -> HttpResponse:
     last = request.session.get(LAST_ORGANIZATION_SESSION_KEY)
     chosen = next((m for m in memberships if m.organization.slug == last), memberships[0])
     return redirect("organization_overview", organization_slug=chosen.organization.slug)
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    """Log out (a POST, so no link elsewhere can do it) and say so on the login page."""
+    logout(request)
+    messages.success(request, "You are logged out.")
+    return redirect(settings.LOGOUT_REDIRECT_URL)
 
 
 @require_http_methods(["GET", "POST"])
@@ -60,10 +126,10 @@ def organization_create(request: AuthenticatedRequest) -> HttpResponse:
 @login_required
 def organization_settings(request: AuthenticatedRequest, organization_slug: str) -> HttpResponse:
     """Settings › General: the name (admins rename it), leaving, and deletion for owners."""
-    membership = selectors.membership_for_user(user=request.user, organization_slug=organization_slug)
+    membership = organization_scope(
+        request, organization_slug, action=Action.MANAGE_ORGANIZATION if request.method == "POST" else None
+    )
     organization = membership.organization
-    if request.method == "POST":
-        require(membership, Action.MANAGE_ORGANIZATION)
     form = OrganizationRenameForm(request.POST or None, initial={"name": organization.name})
     if request.method == "POST" and form.is_valid():
         try:
@@ -90,8 +156,7 @@ def organization_settings(request: AuthenticatedRequest, organization_slug: str)
 @login_required
 def organization_delete(request: AuthenticatedRequest, organization_slug: str) -> HttpResponse:
     """The typed-name confirmation (a dialog, or a page without JavaScript), then the deletion."""
-    membership = selectors.membership_for_user(user=request.user, organization_slug=organization_slug)
-    require(membership, Action.DELETE_ORGANIZATION)
+    membership = organization_scope(request, organization_slug, action=Action.DELETE_ORGANIZATION)
     organization = membership.organization
     form = OrganizationDeleteForm(request.POST or None, organization_name=organization.name)
     if request.method == "POST" and form.is_valid():
@@ -109,7 +174,7 @@ def organization_delete(request: AuthenticatedRequest, organization_slug: str) -
             messages.success(request, f"Organization “{name}” and everything in it was deleted.")
             for leftover in leftovers:
                 messages.warning(request, leftover)
-            return redirect_after_modal(request, reverse("home"))
+            return modal_done(request, reverse("home"))
     return render(
         request,
         "console/organization_delete.html",
@@ -121,8 +186,7 @@ def organization_delete(request: AuthenticatedRequest, organization_slug: str) -
 @login_required
 def organization_audit_log(request: AuthenticatedRequest, organization_slug: str) -> HttpResponse:
     """Settings › Audit log: newest first, filtered by action and actor, one keyset page at a time."""
-    membership = selectors.membership_for_user(user=request.user, organization_slug=organization_slug)
-    require(membership, Action.VIEW_AUDIT_LOG)
+    membership = organization_scope(request, organization_slug, action=Action.VIEW_AUDIT_LOG)
     organization = membership.organization
     # Filters come from the address bar: PostgreSQL text cannot hold NUL, so it is dropped.
     action = request.GET.get("action", "").replace("\x00", "")
@@ -150,25 +214,4 @@ def organization_audit_log(request: AuthenticatedRequest, organization_slug: str
 
 def settings_context(membership: Membership, tab: str) -> dict[str, Any]:
     """What every Settings page shows: the sidebar's section and which sub-tab is current."""
-    return {
-        "membership": membership,
-        "organization": membership.organization,
-        "section": "settings",
-        "tab": tab,
-    }
-
-
-def form_errors_add(form: forms.Form, error: ValidationError) -> None:
-    """Show a service's ValidationError on the form: on its field when the form has one."""
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error)
-        return
-    for field, errors in error.message_dict.items():
-        form.add_error(field if field in form.fields else None, errors)
-
-
-def redirect_after_modal(request: AuthenticatedRequest, url: str) -> HttpResponse:
-    """After a form in a dialog succeeds: htmx reloads the page at ``url``; without JS, a redirect."""
-    if request.htmx:
-        return HttpResponseClientRedirect(url)
-    return redirect(url)
+    return page_context(membership, section="settings", tab=tab)

@@ -10,23 +10,21 @@ from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
+from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import trigger_client_event
 
 from console import permissions, selectors, services
 from console.audit import Actor, client_ip
-from console.forms import InvitationForm, MemberRoleForm, OpenSignUpForm, SignUpForm
+from console.forms import InvitationForm, MemberRoleForm, SignUpEmailForm, SignUpForm
 from console.http import AuthenticatedRequest, HtmxHttpRequest
 from console.models import Invitation, User
-from console.permissions import Action, require
+from console.permissions import Action
 from console.ratelimit import RateLimited, rate_limit_consume
-from console.views import (
-    LAST_ORGANIZATION_SESSION_KEY,
-    form_errors_add,
-    redirect_after_modal,
-    settings_context,
-)
+from console.view_helpers import form_errors_add, modal_done, organization_scope
+from console.views import LAST_ORGANIZATION_SESSION_KEY, settings_context
 
 # Logging in a user just created: the model backend is the only one configured.
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -36,7 +34,7 @@ MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 @login_required
 def organization_members(request: AuthenticatedRequest, organization_slug: str) -> HttpResponse:
     """Settings › Members: everyone's role (editable by admins), and pending invitations."""
-    membership = selectors.membership_for_user(user=request.user, organization_slug=organization_slug)
+    membership = organization_scope(request, organization_slug)
     organization = membership.organization
     can_manage = permissions.can(membership, Action.MANAGE_MEMBERS)
     context = {
@@ -59,8 +57,7 @@ def organization_members(request: AuthenticatedRequest, organization_slug: str) 
 def member_role_change(
     request: AuthenticatedRequest, organization_slug: str, membership_id: int
 ) -> HttpResponse:
-    membership = selectors.membership_for_user(user=request.user, organization_slug=organization_slug)
-    require(membership, Action.MANAGE_MEMBERS)
+    membership = organization_scope(request, organization_slug, action=Action.MANAGE_MEMBERS)
     target = selectors.organization_member(organization=membership.organization, membership_id=membership_id)
     form = MemberRoleForm(request.POST)
     if not form.is_valid():
@@ -83,8 +80,7 @@ def member_role_change(
 @require_http_methods(["GET", "POST"])
 @login_required
 def member_remove(request: AuthenticatedRequest, organization_slug: str, membership_id: int) -> HttpResponse:
-    membership = selectors.membership_for_user(user=request.user, organization_slug=organization_slug)
-    require(membership, Action.MANAGE_MEMBERS)
+    membership = organization_scope(request, organization_slug, action=Action.MANAGE_MEMBERS)
     target = selectors.organization_member(organization=membership.organization, membership_id=membership_id)
     permissions.require_manage_member(membership, target)
     error = ""
@@ -94,10 +90,10 @@ def member_remove(request: AuthenticatedRequest, organization_slug: str, members
         except ValidationError as refused:
             error = " ".join(refused.messages)
         else:
-            messages.success(request, f"{target.user.email} was removed from {membership.organization.name}.")
+            removed = f"{target.user.email} was removed from {membership.organization.name}."
             if target.pk == membership.pk:
-                return redirect_after_modal(request, reverse("home"))
-            return redirect_after_modal(request, reverse("organization_members", args=[organization_slug]))
+                return modal_done(request, reverse("home"), removed)
+            return modal_done(request, reverse("organization_members", args=[organization_slug]), removed)
     return render(
         request,
         "console/member_remove.html",
@@ -109,7 +105,7 @@ def member_remove(request: AuthenticatedRequest, organization_slug: str, members
 @login_required
 def organization_leave(request: AuthenticatedRequest, organization_slug: str) -> HttpResponse:
     """Any member may leave, except the last owner."""
-    membership = selectors.membership_for_user(user=request.user, organization_slug=organization_slug)
+    membership = organization_scope(request, organization_slug)
     error = ""
     if request.method == "POST":
         try:
@@ -118,8 +114,7 @@ def organization_leave(request: AuthenticatedRequest, organization_slug: str) ->
             error = " ".join(refused.messages)
         else:
             request.session.pop(LAST_ORGANIZATION_SESSION_KEY, None)
-            messages.success(request, f"You left {membership.organization.name}.")
-            return redirect_after_modal(request, reverse("home"))
+            return modal_done(request, reverse("home"), f"You left {membership.organization.name}.")
     return render(
         request,
         "console/organization_leave.html",
@@ -130,35 +125,34 @@ def organization_leave(request: AuthenticatedRequest, organization_slug: str) ->
 @require_http_methods(["GET", "POST"])
 @login_required
 def invitation_create(request: AuthenticatedRequest, organization_slug: str) -> HttpResponse:
-    """Invite by email with a role; the link is shown once, here, and emailed."""
-    membership = selectors.membership_for_user(user=request.user, organization_slug=organization_slug)
-    require(membership, Action.MANAGE_MEMBERS)
+    """Invite by email with a role; the link goes to that address only (the embedded mode also
+    shows it here, labelled as a development convenience)."""
+    membership = organization_scope(request, organization_slug, action=Action.MANAGE_MEMBERS)
     organization = membership.organization
     form = InvitationForm(request.POST or None, roles=permissions.assignable_roles(membership))
     if request.method == "POST" and form.is_valid():
         try:
-            invitation, token = services.invitation_create(
+            invitation, link = services.invitation_send(
                 organization=organization,
                 email=form.cleaned_data["email"],
                 role=form.cleaned_data["role"],
                 by=membership,
                 actor=Actor.from_request(request),
+                link_for=lambda token: request.build_absolute_uri(reverse("invitation_accept", args=[token])),
             )
         except ValidationError as error:
             form_errors_add(form, error)
         else:
-            link = request.build_absolute_uri(reverse("invitation_accept", args=[token]))
-            emailed = services.invitation_email_send(invitation=invitation, link=link)
             response = render(
                 request,
                 "console/invitation_created.html",
                 {
                     **settings_context(membership, "members"),
                     "invitation": invitation,
-                    "link": link,
-                    "emailed": emailed,
+                    "link": link if settings.SHOW_INVITATION_LINKS else "",
                 },
             )
+            add_never_cache_headers(response)
             return trigger_client_event(response, "invitationCreated")
     return render(
         request, "console/invitation_create.html", {**settings_context(membership, "members"), "form": form}
@@ -170,8 +164,7 @@ def invitation_create(request: AuthenticatedRequest, organization_slug: str) -> 
 def invitation_revoke(
     request: AuthenticatedRequest, organization_slug: str, invitation_id: int
 ) -> HttpResponse:
-    membership = selectors.membership_for_user(user=request.user, organization_slug=organization_slug)
-    require(membership, Action.MANAGE_MEMBERS)
+    membership = organization_scope(request, organization_slug, action=Action.MANAGE_MEMBERS)
     invitation = selectors.organization_invitation(
         organization=membership.organization, invitation_id=invitation_id
     )
@@ -189,6 +182,7 @@ def invitation_revoke(
 # The invitation link and sign-up (no organization in the URL: the token is the credential) ------
 
 
+@never_cache  # its address is the credential
 @sensitive_post_parameters("password1", "password2")
 @require_http_methods(["GET", "POST"])
 def invitation_accept(request: HtmxHttpRequest, token: str) -> HttpResponse:
@@ -211,9 +205,7 @@ def invitation_accept(request: HtmxHttpRequest, token: str) -> HttpResponse:
     user = request.user
     if isinstance(user, User):
         return _invitation_for_signed_in_user(request, invitation, user)
-    if selectors.account_exists(email=invitation.email):
-        # An account exists: log in with it, and come back here to accept.
-        return render(request, "console/invitation_accept.html", {"invitation": invitation, "log_in": True})
+    # The same page whether or not the address has an account (issue 19.9): sign up, or log in.
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -274,21 +266,58 @@ def _sign_up_errors_add(form: SignUpForm, error: ValidationError) -> None:
     form_errors_add(form, error)
 
 
-@sensitive_post_parameters("password1", "password2")
 @require_http_methods(["GET", "POST"])
 def signup(request: HtmxHttpRequest) -> HttpResponse:
-    """Open self-service sign-up when ``ALLOW_SIGNUP`` is on; otherwise accounts come from invitations."""
+    """Open self-service sign-up when ``ALLOW_SIGNUP`` is on; otherwise accounts come from invitations.
+
+    The address gets an email either way (a link to finish, or how to log in to the account it
+    has), and the page says the same either way: it tells nothing about which addresses exist."""
     if request.user.is_authenticated:
         return redirect("home")
     if not settings.ALLOW_SIGNUP:
         return render(request, "registration/signup_closed.html", status=403)
-    form = OpenSignUpForm(request.POST or None)
+    form = SignUpEmailForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        email = form.cleaned_data["email"]
+        try:
+            services.account_email_throttle(email=email, ip_address=client_ip(request))
+        except RateLimited as limited:
+            form.add_error(None, limited.message)
+            return limited.respond(render(request, "registration/signup.html", {"form": form}))
+        services.signup_email_send(
+            email=email,
+            link_for=lambda token: request.build_absolute_uri(reverse("signup_finish", args=[token])),
+            login_url=request.build_absolute_uri(reverse("login")),
+            password_reset_url=request.build_absolute_uri(reverse("password_reset")),
+        )
+        return redirect("signup_sent")
+    return render(request, "registration/signup.html", {"form": form})
+
+
+@require_GET
+def signup_sent(request: HtmxHttpRequest) -> HttpResponse:
+    return render(request, "registration/signup_sent.html")
+
+
+@never_cache
+@sensitive_post_parameters("password1", "password2")
+@require_http_methods(["GET", "POST"])
+def signup_finish(request: HtmxHttpRequest, token: str) -> HttpResponse:
+    """Where the emailed sign-up link leads: choose a name and password for the address it went to."""
+    if not settings.ALLOW_SIGNUP:
+        return render(request, "registration/signup_closed.html", status=403)
+    if request.user.is_authenticated:
+        return redirect("home")
+    email = selectors.signup_email_for_token(token=token)
+    if email is None:
+        return render(request, "registration/signup_link_invalid.html", status=404)
+    if selectors.account_exists(email=email):  # the link was used (only its recipient has it)
+        return render(request, "registration/signup_link_invalid.html", {"used_by": email}, status=410)
+    form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             user = services.user_sign_up(
-                email=form.cleaned_data["email"],
-                name=form.cleaned_data["name"],
-                password=form.cleaned_data["password1"],
+                email=email, name=form.cleaned_data["name"], password=form.cleaned_data["password1"]
             )
         except ValidationError as error:
             _sign_up_errors_add(form, error)
@@ -296,4 +325,4 @@ def signup(request: HtmxHttpRequest) -> HttpResponse:
             login(request, user, backend=MODEL_BACKEND)
             messages.success(request, "Your account is ready. Create an organization to start.")
             return redirect("home")
-    return render(request, "registration/signup.html", {"form": form})
+    return render(request, "registration/signup_finish.html", {"form": form, "email": email})

@@ -1,8 +1,11 @@
-"""The test run's start and end in the embedded mode (``-p devtools.pytest_plugin`` in pyproject.toml).
+"""The test run's start and end (``-p devtools.pytest_plugin`` in pyproject.toml).
 
 pytest-django reads the settings while pytest loads its first conftest files, so the embedded
-PostgreSQL must run before that: a wrapper around that hook prepares it first. At the end, the
-run stops the server if it started it (a `make run` beside the tests keeps its own).
+PostgreSQL must run before that: a wrapper around that hook prepares it first. The embedded
+demo server runs in either mode: the tests make the databases that stand in for users' own
+there, never on the console's server (which the connection-string guard refuses). At the end,
+the run stops the servers it started or took over from a process that is gone (a `make run`
+beside the tests keeps its own).
 """
 
 from __future__ import annotations
@@ -13,18 +16,17 @@ import pytest
 
 from devtools import bootstrap, embedded_pg
 
-_started: embedded_pg.EmbeddedServer | None = None
+_started: list[embedded_pg.EmbeddedServer] = []
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_load_initial_conftests(early_config: pytest.Config) -> Generator[None]:
-    global _started
-    server = bootstrap.prepare()
-    if server is not None and server.started_here:
-        _started = server
+    embedded = bootstrap.prepare()
+    servers = embedded.servers if embedded is not None else [bootstrap.prepare_demo_server()]
+    _started.extend(server for server in servers if server.owned)
     return (yield)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if _started is not None:
-        embedded_pg.stop(_started.data_dir)
+    for server in _started:
+        embedded_pg.stop(server.data_dir)

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from console.access import product_access_granted
 from console.models import Membership, Organization, User
+from console.products import Health, product_get, products_health
 from console.selectors import membership_for_user
 from projects.models import ApiKey, Project
 
@@ -61,6 +62,7 @@ class ProductState:
     pulse_enabled: bool
     accelerate_access: bool  # both products are in Preview: without access, the step offers to ask
     pulse_access: bool
+    health: dict[str, Health | None]  # by product key: how a configured product is doing
 
 
 def _product_enabled(project: Project, relation: str) -> bool:
@@ -81,7 +83,15 @@ def project_product_state(*, project: Project) -> ProductState:
         pulse_enabled=_product_enabled(project, "pulse_config"),
         accelerate_access=product_access_granted(organization=organization, product="accelerate"),
         pulse_access=product_access_granted(organization=organization, product="pulse"),
+        health=products_health(project=project),
     )
+
+
+def project_health(*, project: Project, product: str, live: bool) -> Health | None:
+    """One product's health for the project (None when it is not set up there); ``live`` may
+    check the product's database, else only what is stored or kept is read."""
+    registered = product_get(product)  # ValueError for an unknown product
+    return registered.health(project, live) if registered.health is not None else None
 
 
 def organization_projects(*, organization: Organization) -> QuerySet[Project]:
@@ -91,3 +101,13 @@ def organization_projects(*, organization: Organization) -> QuerySet[Project]:
         "accelerate_config", "pulse_config"
     )
     return projects.order_by("name", "created")
+
+
+def project_get(*, project_id: str | uuid.UUID) -> Project | None:
+    """The project with this id (text that is not a UUID finds none), for operators' commands (no
+    tenant scoping: views use ``project_for_user``)."""
+    try:
+        key = project_id if isinstance(project_id, uuid.UUID) else uuid.UUID(str(project_id))
+    except ValueError:
+        return None
+    return Project.objects.select_related("organization").filter(pk=key).first()

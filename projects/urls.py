@@ -6,6 +6,7 @@ app_name = "projects"
 urlpatterns = [
     path("new/", views.project_create, name="create"),
     path("<uuid:project_id>/", views.project_dashboard, name="dashboard"),
+    path("<uuid:project_id>/health/<slug:product>/", views.project_product_health, name="health"),
     path("<uuid:project_id>/settings/", views.project_settings, name="settings"),
     path("<uuid:project_id>/settings/delete/", views.project_delete, name="delete"),
     path("<uuid:project_id>/settings/api-keys/", views.project_api_keys, name="api_keys"),

@@ -5,8 +5,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from console.audit import Actor
+from pulse.leftovers import pulse_leftover_recheck
 from pulse.models import PulseConfig, PulseLeftoverSlot
-from pulse.services import pulse_leftover_recheck
 
 
 @admin.register(PulseConfig)

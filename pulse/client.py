@@ -5,7 +5,7 @@
 
     # A named stream resumes after the last event it acknowledged: at least once.
     for event in stream("orders", name="orders-worker",
-                        url="http://127.0.0.1:8000/pulse/v1/stream", api_key=os.environ["PULSE_API_KEY"]):
+                        url="http://127.0.0.1:8000/pulse/v1/stream", api_key=os.environ["PRISMA_API_KEY"]):
         if event.action == "create":
             print("new order", event.created)
         elif event.action == "update":
@@ -25,7 +25,8 @@ streaming (a bad key, Pulse not enabled, an unknown table) raise ``PulseStreamEr
 the server ends because its key was deleted or expired, or Pulse was disabled for the project,
 raises ``PulseStreamEnded`` (a ``PulseStreamError``): never retried, unlike a dropped connection.
 
-``url`` defaults to ``$PULSE_STREAM_URL``, ``api_key`` to ``$PULSE_API_KEY``.
+``url`` defaults to ``$PULSE_STREAM_URL``, ``api_key`` to ``$PRISMA_API_KEY`` (the project API key,
+as the console's examples name it; ``$PULSE_API_KEY`` is still read when that is unset).
 """
 
 from __future__ import annotations
@@ -310,9 +311,9 @@ def stream(
     acknowledge the last event processed and disconnect.
     """
     url = url or os.environ.get("PULSE_STREAM_URL", "")
-    api_key = api_key or os.environ.get("PULSE_API_KEY", "")
+    api_key = api_key or os.environ.get("PRISMA_API_KEY", "") or os.environ.get("PULSE_API_KEY", "")
     if not url or not api_key:
-        raise ValueError("Give url= and api_key= (or set PULSE_STREAM_URL and PULSE_API_KEY).")
+        raise ValueError("Give url= and api_key= (or set PULSE_STREAM_URL and PRISMA_API_KEY).")
     return PulseStream(
         model,
         url=url,

@@ -1,8 +1,8 @@
 """Connections to a user's database for Pulse's control plane, and the SQL it shows them.
 
-Every connection goes through the core's guard (userdb.connection_strings): the host is
+Every connection goes through the guard of userdb.connection_strings: the host is
 resolved and checked, and the checked address is pinned as ``hostaddr``. Errors are the
-core's safe messages, never libpq's text.
+guard's safe messages, never libpq's text.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def user_database(
     """An autocommit connection to the user's database, closed afterwards.
 
     Each statement is limited to ``timeout`` seconds too (statement_timeout). Raises the
-    core's ConnectionStringError subclasses, with messages safe to show.
+    ConnectionStringError subclasses of userdb.connection_strings, with messages safe to show.
     """
     timeout = settings.PULSE_CHECK_TIMEOUT if timeout is None else timeout
     address = resolve_allowed_address(parsed.host, parsed.port)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from django.db.models import Q
 
 from console.access import product_access_granted, product_access_request_for
 from console.models import Organization, ProductAccess, ProductAccessRequest
+from console.products import Health, health_cached
 from projects.models import Project
 from pulse.database import lost, quote_identifier, quote_literal, user_database
 from pulse.models import PulseConfig, PulseEvent, PulseLeftoverSlot
@@ -76,14 +78,15 @@ class SlotStatus:
     error: str = ""
 
 
-def pulse_slot_status(*, config: PulseConfig) -> SlotStatus:
-    """The slot's replication lag and retained WAL, read live. Never raises for the database."""
+def pulse_slot_status(*, config: PulseConfig, timeout: float | None = None) -> SlotStatus:
+    """The slot's replication lag and retained WAL, read live (within ``timeout`` seconds,
+    PULSE_CHECK_TIMEOUT by default). Never raises for the database."""
     try:
         parsed = parse(decrypt(config.connection_string))
     except (DecryptionError, ConnectionStringError) as error:
         return SlotStatus(reachable=False, error=getattr(error, "message", str(error)))
     try:
-        with user_database(parsed) as connection:
+        with user_database(parsed, timeout=timeout) as connection:
             row = connection.execute(
                 "SELECT active, pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint, "
                 "pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint "
@@ -104,6 +107,48 @@ def pulse_slot_status(*, config: PulseConfig) -> SlotStatus:
         lag_bytes=int(str(lag)) if lag is not None else None,
         retained_bytes=int(str(retained)) if retained is not None else None,
     )
+
+
+# A live health check gives the database this long; more WAL than this not yet captured is "Lagging".
+HEALTH_CHECK_TIMEOUT = 2.0
+LAG_WARNING_BYTES = 1_000_000
+
+
+def pulse_health(project: Project, live: bool) -> Health | None:
+    """Whether Pulse works for the project, from the capture worker's report and a live look at
+    the slot (kept for a while): "Unreachable", "Slot missing", "Failing" (the worker's error),
+    "Lagging" (more than LAG_WARNING_BYTES of WAL not yet captured) or "Enabled". None when
+    Pulse is not enabled. Without ``live``, only the worker's report and a kept answer are read."""
+    try:
+        config = project.pulse_config  # through the relation: the Overview selects it along
+    except PulseConfig.DoesNotExist:
+        return None
+    if not config.enabled:
+        return None
+
+    def check() -> Health:
+        status = pulse_slot_status(config=config, timeout=HEALTH_CHECK_TIMEOUT)
+        if not status.reachable:
+            return Health("fail", "Unreachable", status.error)
+        if not status.exists:
+            return Health(
+                "fail", "Slot missing", f"The replication slot {config.slot_name} is not in the database."
+            )
+        if config.last_error:
+            return Health("fail", "Failing", config.last_error)
+        if status.lag_bytes is not None and status.lag_bytes > LAG_WARNING_BYTES:
+            return Health("warn", "Lagging", f"{status.lag_bytes:,} bytes of WAL not yet captured.")
+        return Health("on", "Enabled", "Changes are being captured.")
+
+    pending = (
+        Health("fail", "Failing", config.last_error, checked=False)
+        if config.last_error
+        else Health("on", "Enabled", checked=False)
+    )
+    # A new report from the worker (or its clearing) makes a kept answer stale.
+    moments = [config.enabled_at, config.last_error_at]
+    key = f"pulse:health:{project.pk}:" + ":".join(str(m.timestamp()) if m else "-" for m in moments)
+    return health_cached(key, live=live, check=check, pending=pending)
 
 
 # --- The capture worker and the event log ------------------------------------------------------
@@ -144,6 +189,29 @@ def pulse_capture_targets() -> dict[uuid.UUID, CaptureTarget]:
 def pulse_recent_events(*, project: Project, limit: int = 20) -> list[PulseEvent]:
     """The project's latest captured events, newest first (the Pulse tab's live tail)."""
     return list(PulseEvent.objects.filter(project=project).order_by("-seq")[:limit])
+
+
+def pulse_last_captured_at(*, config: PulseConfig) -> dt.datetime | None:
+    """When the project's newest change was captured: the worker's report, or the newest event's
+    time if that is later (the tab's status and its live tail never disagree)."""
+    newest = (
+        PulseEvent.objects.filter(project_id=config.project_id)
+        .order_by("-seq")
+        .values_list("captured_at", flat=True)
+        .first()
+    )
+    candidates = [moment for moment in (config.last_captured_at, newest) if moment is not None]
+    return max(candidates, default=None)
+
+
+def pulse_example_model(*, config: PulseConfig) -> str:
+    """A table the examples can stream: one the project covers, as the stream endpoint names it
+    (``schema.table`` outside public); ``TABLE`` while none is known yet."""
+    if config.tables:
+        return str(config.tables[0]).removeprefix("public.")
+    if config.captured_models:
+        return str(sorted(config.captured_models)[0])
+    return "TABLE"
 
 
 @dataclass(frozen=True)

@@ -1,34 +1,35 @@
-"""Writes of Pulse: enable, disable, leftover slots.
+"""Writes of Pulse: enable, disable, release before a deletion; the event log and the streams' positions.
 
 Enabling and disabling change two databases: the user's (publication, replication slot)
 and the console's (the configuration). They cannot share a transaction, so the services
 order the steps and undo their own work when a later step fails: there is never a slot
 without a configuration or a configuration without a slot that the console does not know
 about. A slot the console could not drop is recorded (PulseLeftoverSlot) and shown until
-the console confirms it is gone, because an unread slot keeps WAL until the disk fills.
+the console confirms it is gone, because an unread slot keeps WAL until the disk fills
+(pulse/leftovers.py). The statements run in the user's database are in pulse/replication.py.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
 import uuid
 from dataclasses import dataclass
+from functools import partial
 
 import psycopg
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
-from psycopg import sql
 
 from console.audit import Actor, audit_record
 from console.models import Organization
 from projects.models import Project
 from pulse.database import lost, user_database
+from pulse.errors import PulseError as PulseError  # what every service here raises
+from pulse.leftovers import leftover_create, leftover_messages, leftover_record
 from pulse.models import PulseConfig, PulseEvent, PulseLeftoverSlot, PulseStream
-from pulse.readiness import PLUGIN, Readiness, readiness_run, table_names_parse
-from pulse.selectors import pulse_drop_sql
+from pulse.readiness import Readiness, readiness_run, table_names_parse
+from pulse.replication import publication_create, replication_drop, slot_create
 from userdb.connection_strings import ConnectionString, ConnectionStringError, parse
 from userdb.encryption import DecryptionError, decrypt, encrypt
 from userdb.regions import region_choices
@@ -36,16 +37,6 @@ from userdb.regions import region_choices
 logger = logging.getLogger(__name__)
 
 SLOT_PREFIX = "console_pulse_"
-
-
-class PulseError(Exception):
-    """Pulse could not be enabled or changed. ``message`` is safe to show; ``readiness`` is the
-    checklist when failing checks were the reason."""
-
-    def __init__(self, message: str, *, readiness: Readiness | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.readiness = readiness
 
 
 def pulse_slot_name(project: Project) -> str:
@@ -79,8 +70,7 @@ def pulse_enable(
     """
     region = pulse_region_clean(region)
     tables = pulse_tables_clean(",".join(tables))
-    existing = PulseConfig.objects.filter(project=project).first()
-    if existing is not None and existing.enabled:
+    if PulseConfig.objects.filter(project=project, enabled=True).exists():
         raise PulseError("Pulse is already enabled for this project.")
     try:
         parsed = parse(connection_string)
@@ -90,24 +80,12 @@ def pulse_enable(
     created: list[str] = []  # "publication", "slot": what to undo
     try:
         with user_database(parsed) as connection:
-            readiness = readiness_run(
-                connection, parsed=parsed, slot_name=name, publication_name=name, tables=tables
-            )
-            if not readiness.ready:
-                raise PulseError(
-                    "The database is not ready for Pulse: " + readiness.failure_message(), readiness=readiness
-                )
-            covered = tables
+            readiness = _ready(connection, parsed=parsed, name=name, tables=tables)
             try:
-                if readiness.publication_exists:
-                    covered = readiness.publication_tables or []
-                else:
-                    created.append("publication")
-                    _publication_create(connection, name, tables)
-                if not readiness.slot.exists:
-                    created.append("slot")
-                    _slot_create(connection, name)
-                config = _config_store(
+                covered = _replication_create(
+                    connection, readiness=readiness, name=name, tables=tables, created=created
+                )
+                return _config_store(
                     project=project,
                     parsed=parsed,
                     connection_string=connection_string,
@@ -132,37 +110,44 @@ def pulse_enable(
         raise PulseError(lost(error, parsed).message) from None
     except ConnectionStringError as error:
         raise PulseError(error.message) from None
-    return config
 
 
-def _publication_create(
-    connection: psycopg.Connection[tuple[object, ...]], name: str, tables: list[str]
-) -> None:
-    if tables:
-        listed = sql.SQL(", ").join(sql.Identifier(*table.split(".", 1)) for table in tables)
-        statement = sql.SQL("CREATE PUBLICATION {} FOR TABLE {}").format(sql.Identifier(name), listed)
-    else:
-        statement = sql.SQL("CREATE PUBLICATION {} FOR ALL TABLES").format(sql.Identifier(name))
-    connection.execute(statement)
-
-
-def _slot_create(connection: psycopg.Connection[tuple[object, ...]], name: str) -> None:
-    # A new logical slot waits for the transactions running on the server to end.
-    connection.execute(
-        sql.SQL("SET statement_timeout = {}").format(
-            sql.Literal(int(settings.PULSE_SLOT_CREATE_TIMEOUT * 1000))
-        )
-    )
-    try:
-        connection.execute("SELECT pg_create_logical_replication_slot(%s, %s)", [name, PLUGIN])
-    except psycopg.errors.QueryCanceled:
+def _ready(
+    connection: psycopg.Connection[tuple[object, ...]],
+    *,
+    parsed: ConnectionString,
+    name: str,
+    tables: list[str],
+) -> Readiness:
+    """The checklist, on the connection enabling goes on with; PulseError when a check fails."""
+    readiness = readiness_run(connection, parsed=parsed, slot_name=name, publication_name=name, tables=tables)
+    if not readiness.ready:
         raise PulseError(
-            "Creating the replication slot timed out: PostgreSQL waits for the transactions running on the "
-            "server to finish first. End long-running transactions and try again."
-        ) from None
-    finally:
-        if not connection.closed:
-            connection.execute("RESET statement_timeout")
+            "The database is not ready for Pulse: " + readiness.failure_message(), readiness=readiness
+        )
+    return readiness
+
+
+def _replication_create(
+    connection: psycopg.Connection[tuple[object, ...]],
+    *,
+    readiness: Readiness,
+    name: str,
+    tables: list[str],
+    created: list[str],
+) -> list[str]:
+    """Create the publication and the slot unless they exist (noting each in ``created`` first, for
+    the undo); the tables the publication covers."""
+    covered = tables
+    if readiness.publication_exists:
+        covered = readiness.publication_tables or []
+    else:
+        created.append("publication")
+        publication_create(connection, name, tables)
+    if not readiness.slot.exists:
+        created.append("slot")
+        slot_create(connection, name)
+    return covered
 
 
 @transaction.atomic
@@ -230,72 +215,35 @@ def _enable_undo(
     """Drop what a failed enable created; record the slot as left behind if the database is gone."""
     if not created:
         return
+
+    drop = partial(
+        replication_drop,
+        slot_name=name,
+        publication_name=name,
+        slot="slot" in created,
+        publication="publication" in created,
+    )
     try:
         if connection.closed or connection.broken:
             with user_database(parsed) as fresh:
-                _drop(
-                    fresh,
-                    slot_name=name,
-                    publication_name=name,
-                    slot="slot" in created,
-                    publication="publication" in created,
-                )
+                drop(fresh)
         else:
             connection.execute("RESET statement_timeout")
-            _drop(
-                connection,
-                slot_name=name,
-                publication_name=name,
-                slot="slot" in created,
-                publication="publication" in created,
-            )
+            drop(connection)
     except (psycopg.Error, ConnectionStringError) as error:
         logger.warning(
             "Could not undo a failed Pulse enable for project %s: %s", project.pk, type(error).__name__
         )
         if "slot" in created:
-            _leftover_record(
+            leftover_record(
                 project=project,
-                parsed=parsed,
+                database_label=parsed.redacted(),
                 token=encrypt(connection_string.strip()),
                 slot_name=name,
                 publication_name=name,
                 error="Enabling failed part-way and the database could not be reached to drop the slot.",
                 actor=actor,
             )
-
-
-def _drop(
-    connection: psycopg.Connection[tuple[object, ...]],
-    *,
-    slot_name: str,
-    publication_name: str,
-    slot: bool = True,
-    publication: bool = True,
-) -> None:
-    """Drop the slot (ending a connection that still reads it) and the publication, if they exist."""
-    if slot:
-        for _attempt in range(50):
-            row = connection.execute(
-                "SELECT active_pid FROM pg_replication_slots WHERE slot_name = %s", [slot_name]
-            ).fetchone()
-            if row is None:
-                break
-            if row[0] is not None:
-                # The capture worker (or anyone else) still reads it: end that connection first.
-                connection.execute("SELECT pg_terminate_backend(%s)", [row[0]])
-                time.sleep(0.1)
-                continue
-            try:
-                connection.execute("SELECT pg_drop_replication_slot(%s)", [slot_name])
-            except (psycopg.errors.ObjectInUse, psycopg.errors.UndefinedObject):
-                time.sleep(0.1)
-                continue
-            break
-        else:
-            raise PulseError(f"The replication slot {slot_name} is still in use and could not be dropped.")
-    if publication:
-        connection.execute(sql.SQL("DROP PUBLICATION IF EXISTS {}").format(sql.Identifier(publication_name)))
 
 
 @dataclass(frozen=True)
@@ -320,7 +268,7 @@ def pulse_disable(*, project: Project, actor: Actor) -> DisableResult:
     try:
         parsed = parse(decrypt(token))
         with user_database(parsed) as connection:
-            _drop(connection, slot_name=config.slot_name, publication_name=config.publication_name)
+            replication_drop(connection, slot_name=config.slot_name, publication_name=config.publication_name)
     except DecryptionError as failure:
         error = str(failure)
     except ConnectionStringError as failure:
@@ -337,16 +285,13 @@ def _disabled_store(*, config: PulseConfig, token: str, error: str, actor: Actor
     project = config.project
     leftover = None
     if error:
-        leftover = PulseLeftoverSlot.objects.create(
-            organization=project.organization,
+        leftover = leftover_create(
             project=project,
-            project_name=project.name,
             slot_name=config.slot_name,
             publication_name=config.publication_name,
             database_label=config.database_label,
-            connection_string=token,
-            last_checked_at=timezone.now(),
-            last_error=error[:500],
+            token=token,
+            error=error,
         )
     details = {
         "slot": config.slot_name,
@@ -381,89 +326,6 @@ def _disabled_store(*, config: PulseConfig, token: str, error: str, actor: Actor
     return DisableResult(dropped=leftover is None, leftover=leftover, message=message)
 
 
-def _leftover_record(
-    *,
-    project: Project,
-    parsed: ConnectionString,
-    token: str,
-    slot_name: str,
-    publication_name: str,
-    error: str,
-    actor: Actor,
-) -> PulseLeftoverSlot:
-    with transaction.atomic():
-        leftover = PulseLeftoverSlot.objects.create(
-            organization=project.organization,
-            project=project,
-            project_name=project.name,
-            slot_name=slot_name,
-            publication_name=publication_name,
-            database_label=parsed.redacted(),
-            connection_string=token,
-            last_checked_at=timezone.now(),
-            last_error=error[:500],
-        )
-        audit_record(
-            actor=actor,
-            organization=project.organization,
-            action="pulse.leftover_slot",
-            target=project,
-            details={"slot": slot_name, "publication": publication_name, "database": parsed.redacted()},
-        )
-    return leftover
-
-
-def pulse_leftover_recheck(*, leftover: PulseLeftoverSlot, actor: Actor) -> bool:
-    """Connect to the leftover's database; drop the slot and publication if they are still there.
-
-    True (and the record is deleted) once the slot is confirmed gone; False with the reason
-    kept in ``last_error`` while the database cannot be reached. A slot that a new
-    configuration of the project uses again is not dropped: it is no longer left over.
-    """
-    in_use = PulseConfig.objects.filter(
-        project__organization=leftover.organization, enabled=True, slot_name=leftover.slot_name
-    ).exists()
-    error = ""
-    found = False
-    if not in_use:
-        try:
-            parsed = parse(decrypt(leftover.connection_string))
-            with user_database(parsed) as connection:
-                found = (
-                    connection.execute(
-                        "SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", [leftover.slot_name]
-                    ).fetchone()
-                    is not None
-                )
-                _drop(connection, slot_name=leftover.slot_name, publication_name=leftover.publication_name)
-        except DecryptionError as failure:
-            error = str(failure)
-        except (ConnectionStringError, PulseError) as failure:
-            error = failure.message
-        except psycopg.Error as failure:
-            error = lost(failure, parsed).message
-    with transaction.atomic():
-        if error:
-            leftover.last_checked_at = timezone.now()
-            leftover.last_error = error[:500]
-            leftover.save(update_fields=["last_checked_at", "last_error"])
-            return False
-        leftover.delete()
-        audit_record(
-            actor=actor,
-            organization=leftover.organization,
-            action="pulse.leftover_slot.dropped" if found else "pulse.leftover_slot.gone",
-            target_label=leftover.project_name,
-            details={
-                "slot": leftover.slot_name,
-                "publication": leftover.publication_name,
-                "database": leftover.database_label,
-                "reused": in_use,
-            },
-        )
-    return True
-
-
 def pulse_release_for_project(*, project: Project, actor: Actor) -> list[PulseLeftoverSlot]:
     """Before a project is deleted: disable Pulse (dropping its slot when the database answers).
 
@@ -485,23 +347,14 @@ def pulse_release_for_organization(*, organization: Organization, actor: Actor) 
     return list(PulseLeftoverSlot.objects.filter(organization=organization))
 
 
-def _leftover_messages(leftovers: list[PulseLeftoverSlot]) -> list[str]:
-    return [
-        f"Pulse's replication slot {slot.slot_name} is still on {slot.database_label} (the database did not "
-        f"answer), and it keeps WAL until the disk fills. Drop it there: "
-        + pulse_drop_sql(slot_name=slot.slot_name, publication_name=slot.publication_name).replace("\n", " ")
-        for slot in leftovers
-    ]
-
-
 def pulse_release_project_hook(project: Project, actor: Actor) -> list[str]:
     """The product hook run before a project is deleted (see console/products.py)."""
-    return _leftover_messages(pulse_release_for_project(project=project, actor=actor))
+    return leftover_messages(pulse_release_for_project(project=project, actor=actor))
 
 
 def pulse_release_organization_hook(organization: Organization, actor: Actor) -> list[str]:
     """The product hook run before an organization is deleted (see console/products.py)."""
-    return _leftover_messages(pulse_release_for_organization(organization=organization, actor=actor))
+    return leftover_messages(pulse_release_for_organization(organization=organization, actor=actor))
 
 
 # --- The event log ------------------------------------------------------------------------------

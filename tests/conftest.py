@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -27,32 +30,27 @@ def _fresh_cache():
     cache.clear()
 
 
+def users_server() -> tuple[int, str]:
+    """(port, superuser password) of the server the tests use for users' databases: the embedded
+    demo server (devtools/bootstrap.py), never the console's own server, which the connection
+    string guard refuses in every mode."""
+    from devtools import bootstrap, embedded_pg
+
+    server_dir = bootstrap.demo_server_dir(bootstrap.data_dir()).resolve()
+    port = embedded_pg.running_port(server_dir)
+    assert port is not None, f"the embedded demo server in {server_dir} does not run"
+    return port, str(embedded_pg.read_state(server_dir)["superuser_password"])
+
+
 def server_conninfo(database: str) -> str:
-    """A conninfo for another database on the server that holds the test database."""
-    from django.db import connections
-
-    params = connections["default"].get_connection_params()
-    parts = {
-        "host": params.get("host"),
-        "port": params.get("port"),
-        "user": params.get("user"),
-        "dbname": database,
-    }
-    if params.get("password"):
-        parts["password"] = params["password"]
-    return psycopg.conninfo.make_conninfo(**{k: v for k, v in parts.items() if v})
+    """A superuser conninfo for a database on the users' server (see users_server)."""
+    port, password = users_server()
+    return psycopg.conninfo.make_conninfo(
+        host="127.0.0.1", port=port, user="postgres", password=password, dbname=database
+    )
 
 
-@pytest.fixture
-def source_database(django_db_blocker) -> Iterator[str]:
-    """A fresh, empty database on the test server (wal_level=logical on the embedded one),
-    standing in for a user's database; dropped afterwards with any replication slots in it."""
-    name = f"source_{uuid.uuid4().hex[:12]}"
-    with django_db_blocker.unblock():
-        admin = server_conninfo("postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield server_conninfo(name)
+def _drop_database(admin: str, name: str) -> None:
     with psycopg.connect(admin, autocommit=True) as conn:
         for (slot,) in conn.execute("SELECT slot_name FROM pg_replication_slots WHERE database = %s", [name]):
             conn.execute("SELECT pg_drop_replication_slot(%s)", [slot])
@@ -60,12 +58,57 @@ def source_database(django_db_blocker) -> Iterator[str]:
 
 
 @pytest.fixture
-def demo_sandbox(settings, tmp_path, source_database):
+def source_database() -> Iterator[str]:
+    """A fresh, empty database on the users' server (wal_level=logical), standing in for a
+    user's database; a superuser conninfo to it. Dropped afterwards with its replication slots."""
+    name = f"source_{uuid.uuid4().hex[:12]}"
+    admin = server_conninfo("postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield server_conninfo(name)
+    _drop_database(admin, name)
+
+
+@pytest.fixture
+def demo_sandbox(settings, tmp_path):
     """Run the demo seeding without touching the developer's own demo: its secrets go to a
-    temporary folder and its ``demo`` database is a fresh one, dropped afterwards."""
+    temporary folder, and its demo database is a fresh one owned by a fresh unprivileged role
+    with REPLICATION (as bootstrap makes the real one); both dropped afterwards. Returns the
+    demo database's URL."""
+    suffix = uuid.uuid4().hex[:10]
+    name, role, password = f"demo_{suffix}", f"demo_{suffix}", f"pw-{suffix}"
+    admin = server_conninfo("postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE ROLE {} LOGIN REPLICATION PASSWORD {}").format(
+                sql.Identifier(role), sql.Literal(password)
+            )
+        )
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(role))
+        )
+    port, _ = users_server()
     settings.DATA_DIR = tmp_path
-    settings.DEMO_DATABASE = psycopg.conninfo.conninfo_to_dict(source_database)["dbname"]
-    return source_database
+    settings.DEMO_DATABASE_URL = f"postgresql://{role}:{password}@127.0.0.1:{port}/{name}"
+    yield settings.DEMO_DATABASE_URL
+    _drop_database(admin, name)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
+def server_folder(prefix: str) -> Path:
+    """A fresh folder for an embedded PostgreSQL of a test's own. Not under pytest's tmp_path:
+    running as root, the server runs as `pgserver` and must reach its folder, and every pytest
+    session (another one on the same machine too) makes /tmp/pytest-of-root private again."""
+    return Path(tempfile.mkdtemp(prefix=f"console-test-{prefix}-"))
+
+
+@pytest.fixture
+def server_tmp(request) -> Iterator[Path]:
+    """A server_folder for this test, removed afterwards (stop its servers first)."""
+    folder = server_folder(request.node.name[:40])
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
@@ -115,29 +158,50 @@ def outsider_client(db) -> Client:
 
 
 @pytest.fixture
-def database_url(db) -> Callable[..., str]:
-    """database_url(user=, password=, database=, query=) -> a postgresql:// URL of the test database server.
+def database_url(db) -> Iterator[Callable[..., str]]:
+    """database_url(user=, password=, database=, query=) -> a postgresql:// URL on the users' server.
 
-    A real server for the connection checks the products make; the defaults reach the test database.
+    A real server for the connection checks the products make. By default the superuser and the
+    ``postgres`` database; with a ``password`` and no ``user``, a role of this test's own with that
+    password (it may read and write every table; dropped afterwards); with both, as given.
     """
     from urllib.parse import quote
 
-    from django.db import connection
+    port, superuser_password = users_server()
+    admin = server_conninfo("postgres")
+    made: dict[str, str] = {}
 
-    config = connection.settings_dict
+    def role_for(password: str) -> str:
+        if password not in made:
+            role = f"app_{uuid.uuid4().hex[:10]}"
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(
+                    sql.SQL(
+                        "CREATE ROLE {} LOGIN PASSWORD {} IN ROLE pg_read_all_data, pg_write_all_data"
+                    ).format(sql.Identifier(role), sql.Literal(password))
+                )
+            made[password] = role
+        return made[password]
 
     def make(
         *, user: str | None = None, password: str | None = None, database: str | None = None, query: str = ""
     ) -> str:
-        userinfo = quote(user or config["USER"], safe="")
-        secret = config["PASSWORD"] if password is None else password
-        if secret:
-            userinfo += ":" + quote(secret, safe="")
-        name = quote(database or config["NAME"], safe="")
-        url = f"postgresql://{userinfo}@{config['HOST']}:{config['PORT']}/{name}"
+        if user is None and password:
+            user = role_for(password)
+        elif user is None:
+            user, password = "postgres", superuser_password if password is None else password
+        userinfo = quote(user, safe="")
+        if password:
+            userinfo += ":" + quote(password, safe="")
+        name = quote(database or "postgres", safe="")
+        url = f"postgresql://{userinfo}@127.0.0.1:{port}/{name}"
         return url + (f"?{query}" if query else "")
 
-    return make
+    yield make
+    with psycopg.connect(admin, autocommit=True) as conn:
+        for role in made.values():
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", [role])
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 
 
 @pytest.fixture

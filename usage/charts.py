@@ -18,7 +18,8 @@ Unit = Literal["count", "bytes"]
 WIDTH = 480
 HEIGHT = 210
 PLOT_LEFT = 74
-PLOT_RIGHT = WIDTH - 8
+# Room on the right for the newest bucket's label, centred under the last bar ("Nov 30", "23:00").
+PLOT_RIGHT = WIDTH - 24
 PLOT_TOP = 10
 PLOT_BOTTOM = HEIGHT - 40
 MAX_X_LABELS = 6
@@ -178,88 +179,119 @@ def bar_chart(
     y_axis_title: str = "",
 ) -> BarChart:
     """Lay out a (stacked, when there are several series) bar chart of one value per bucket."""
-    count = len(buckets)
-    stacked_totals = [sum(s.values[i] for s in series) for i in range(count)]
-    peak = max(stacked_totals, default=0)
-    step = nice_step(peak)
-    top = step * max(1, math.ceil(peak / step))
-    plot_height = PLOT_BOTTOM - PLOT_TOP
+    totals = [sum(s.values[i] for s in series) for i in range(len(buckets))]
+    scale = Scale.fitting(max(totals, default=0))
+    slot = (PLOT_RIGHT - PLOT_LEFT) / max(len(buckets), 1)
+    bucket_title = "Hour (UTC)" if granularity == "hour" else "Day (UTC)"
+    return BarChart(
+        id=id,
+        title=title,
+        description=_description(title, buckets, granularity, totals, unit),
+        unit=unit,
+        series=list(series),
+        columns=[
+            _column(index, start, granularity, series, totals[index], scale, slot, unit)
+            for index, start in enumerate(buckets)
+        ],
+        y_ticks=scale.ticks(unit),
+        x_ticks=_x_ticks(buckets, granularity, slot),
+        x_axis_title=bucket_title,
+        y_axis_title=y_axis_title or ("Bytes" if unit == "bytes" else title),
+        bucket_header=bucket_title,
+        empty=sum(totals) == 0,
+    )
 
-    def y_of(value: float) -> float:
-        return round(PLOT_BOTTOM - value / top * plot_height, 2)
 
-    y_ticks = [
-        Tick(position=y_of(n * step), label=format_value(n * step, unit))
-        for n in range(round(top / step) + 1)
-    ]
+@dataclass(frozen=True)
+class Scale:
+    """The y axis: from 0 to ``top``, a whole number of round ``step``s."""
 
-    slot = (PLOT_RIGHT - PLOT_LEFT) / max(count, 1)
+    top: float
+    step: float
+
+    @classmethod
+    def fitting(cls, peak: float) -> Scale:
+        step = nice_step(peak)
+        return cls(top=step * max(1, math.ceil(peak / step)), step=step)
+
+    def y(self, value: float) -> float:
+        """Where ``value`` is drawn (SVG's y grows downwards)."""
+        return round(PLOT_BOTTOM - value / self.top * (PLOT_BOTTOM - PLOT_TOP), 2)
+
+    def ticks(self, unit: Unit) -> list[Tick]:
+        return [
+            Tick(position=self.y(n * self.step), label=format_value(n * self.step, unit))
+            for n in range(round(self.top / self.step) + 1)
+        ]
+
+
+def _column(
+    index: int,
+    start: dt.datetime,
+    granularity: Literal["hour", "day"],
+    series: Sequence[Series],
+    total: int,
+    scale: Scale,
+    slot: float,
+    unit: Unit,
+) -> Column:
+    """One bucket: its series stacked bottom-up (zeros draw nothing), and its tooltip and table cells."""
+    segments = []
+    base = 0
+    for s in series:
+        value = s.values[index]
+        if value:
+            top = scale.y(base + value)
+            segments.append(Segment(y=top, height=round(scale.y(base) - top, 2), css_class=s.css_class))
+        base += value
+    label = bucket_label(start, granularity)
+    cells = [format_exact(s.values[index], unit) for s in series]
+    lines = [f"{s.label}: {cell}" for s, cell in zip(series, cells, strict=True)]
+    if len(series) > 1:
+        lines.append(f"Total: {format_exact(total, unit)}")
+    slot_x = PLOT_LEFT + index * slot
     bar_width = max(1.0, slot * 0.7)
-    columns = []
-    for index, start in enumerate(buckets):
-        slot_x = PLOT_LEFT + index * slot
-        segments = []
-        base = 0
-        for s in series:
-            value = s.values[index]
-            if value:
-                segments.append(
-                    Segment(
-                        y=y_of(base + value),
-                        height=round(y_of(base) - y_of(base + value), 2),
-                        css_class=s.css_class,
-                    )
-                )
-            base += value
-        label = bucket_label(start, granularity)
-        cells = [format_exact(s.values[index], unit) for s in series]
-        lines = [f"{s.label}: {cell}" for s, cell in zip(series, cells, strict=True)]
-        if len(series) > 1:
-            lines.append(f"Total: {format_exact(stacked_totals[index], unit)}")
-        columns.append(
-            Column(
-                slot_x=round(slot_x, 2),
-                slot_width=round(slot, 2),
-                bar_x=round(slot_x + (slot - bar_width) / 2, 2),
-                bar_width=round(bar_width, 2),
-                segments=segments,
-                label=label,
-                tooltip="\n".join([label, *lines]),
-                cells=cells,
-            )
-        )
+    return Column(
+        slot_x=round(slot_x, 2),
+        slot_width=round(slot, 2),
+        bar_x=round(slot_x + (slot - bar_width) / 2, 2),
+        bar_width=round(bar_width, 2),
+        segments=segments,
+        label=label,
+        tooltip="\n".join([label, *lines]),
+        cells=cells,
+    )
 
-    # Label at most MAX_X_LABELS buckets: hours on a fixed grid (00:00, 04:00, …, midnight
-    # named by its date), days counted back from today so the newest is always labelled.
+
+def _x_ticks(buckets: Sequence[dt.datetime], granularity: Literal["hour", "day"], slot: float) -> list[Tick]:
+    """Label at most MAX_X_LABELS buckets: hours on a fixed grid (00:00, 04:00, …, midnight named
+    by its date), days counted back from today so the newest is always labelled."""
+    count = len(buckets)
     every = max(1, math.ceil(count / MAX_X_LABELS))
     if granularity == "hour":
         every = next(n for n in (1, 2, 3, 4, 6, 12, 24) if n >= every)
         labelled = [i for i, start in enumerate(buckets) if start.hour % every == 0]
     else:
         labelled = list(range(count - 1, -1, -every))[::-1]
-    x_ticks = [
+    return [
         Tick(position=round(PLOT_LEFT + (i + 0.5) * slot, 2), label=_x_tick_label(buckets[i], granularity))
         for i in labelled
     ]
 
-    total = sum(stacked_totals)
+
+def _description(
+    title: str,
+    buckets: Sequence[dt.datetime],
+    granularity: Literal["hour", "day"],
+    totals: list[int],
+    unit: Unit,
+) -> str:
+    """For screen readers: what the chart shows, its total and its busiest bucket."""
+    total = sum(totals)
     period = "hour" if granularity == "hour" else "day"
     description = f"{title}, per {period} (UTC): {format_exact(total, unit)} in total"
     if total:
-        busiest = max(range(count), key=stacked_totals.__getitem__)
+        busiest = max(range(len(buckets)), key=totals.__getitem__)
         busiest_label = bucket_label(buckets[busiest], granularity)
-        description += f"; most in {busiest_label}, {format_exact(stacked_totals[busiest], unit)}"
-    return BarChart(
-        id=id,
-        title=title,
-        description=description + ".",
-        unit=unit,
-        series=list(series),
-        columns=columns,
-        y_ticks=y_ticks,
-        x_ticks=x_ticks,
-        x_axis_title="Hour (UTC)" if granularity == "hour" else "Day (UTC)",
-        y_axis_title=y_axis_title or ("Bytes" if unit == "bytes" else title),
-        bucket_header="Hour (UTC)" if granularity == "hour" else "Day (UTC)",
-        empty=total == 0,
-    )
+        description += f"; most in {busiest_label}, {format_exact(totals[busiest], unit)}"
+    return description + "."

@@ -7,8 +7,9 @@ Both products take a user's connection string, so this lives once, in the core:
   parameters that would bypass the address guard or read files on this server.
 - :func:`redact` / :meth:`ConnectionString.redacted` is the only form ever shown back.
 - :func:`resolve_allowed_address` is the SSRF guard: it resolves the host, refuses
-  link-local and cloud-metadata addresses always and private ones unless
-  ``ALLOW_PRIVATE_DATABASE_HOSTS``, and returns the checked address, which callers
+  link-local and cloud-metadata addresses always, private ones unless
+  ``ALLOW_PRIVATE_DATABASE_HOSTS``, and the console's own database server (its address
+  and port, after resolution) in every mode; it returns the checked address, which callers
   pass as ``hostaddr`` so that a second DNS answer (rebinding) cannot swap it.
 - :func:`connection_check` connects within a deadline and runs ``SELECT 1``.
 
@@ -25,6 +26,7 @@ import logging
 import math
 import re
 import socket
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -184,6 +186,20 @@ class ConnectionString:
             kwargs["sslrootcert"] = "system"
         return kwargs
 
+    def with_port(self, port: int) -> str:
+        """This connection string, password included, with another port: what a service stores
+        (encrypted) when the same server moved to a new port. Prisma's pool parameters, which
+        the products ignore, are left out."""
+        userinfo = quote(self.user, safe="") + (":" + quote(self.password, safe="") if self.password else "")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        query = [(name, value) for name, value in self.parameters]
+        if self.schema:
+            query.append((PRISMA_SCHEMA, self.schema))
+        text = "&".join(f"{quote(name, safe='')}={quote(value, safe='')}" for name, value in query)
+        return f"postgresql://{userinfo}@{host}:{port}/{quote(self.database, safe='')}" + (
+            f"?{text}" if text else ""
+        )
+
 
 def _invalid(code: str, message: str) -> InvalidConnectionString:
     return InvalidConnectionString(code, message)
@@ -331,11 +347,20 @@ def address_refusal(address: str, *, allow_private: bool) -> str | None:
     return None
 
 
-def check_addresses(host: str, addresses: list[str], *, allow_private: bool | None = None) -> str:
+def check_addresses(
+    host: str,
+    addresses: list[str],
+    *,
+    port: int | None = None,
+    allow_private: bool | None = None,
+    console_addresses: ConsoleAddresses | None = None,
+) -> str:
     """The first address, once every address the host resolved to has been allowed.
 
     All of them are checked, not only the first: a name that resolves to one public and
-    one metadata address must not pass on the order of the answers.
+    one metadata address must not pass on the order of the answers. With ``port``, an
+    address that reaches the console's own database server on that port is refused too
+    (see :func:`console_server_refusal`).
     """
     if allow_private is None:
         allow_private = settings.ALLOW_PRIVATE_DATABASE_HOSTS
@@ -348,7 +373,165 @@ def check_addresses(host: str, addresses: list[str], *, allow_private: bool | No
                 "address_not_allowed",
                 f"The host {host} resolves to {reason}, which the console does not connect to.",
             )
+    if port is not None:
+        if console_addresses is None:
+            console_addresses = console_server_addresses()
+        console_server_refusal(host, addresses, port, console_addresses)
     return addresses[0]
+
+
+# --- The console's own database server ------------------------------------------------------
+#
+# A user's connection string must never reach the database the console keeps its own data in:
+# with the console's credentials unknown, it would still be one password guess, one trust rule,
+# one superuser away from every tenant's records. So the host and port are compared after
+# resolution, in every mode: the same address and port as the console's database is refused,
+# and when that server runs on this machine, so is any address of this machine on its port
+# (127.0.0.1, 127.0.0.2 and the rest of 127/8, ::1, 0.0.0.0, ::, the IPv4-mapped forms, the
+# machine's own interface addresses) — they all reach a server listening on loopback or on all
+# interfaces.
+
+CONSOLE_ADDRESSES_TTL = 30.0
+
+
+@dataclass(frozen=True)
+class ConsoleAddresses:
+    """Where the console's own database listens: its port, and its addresses (``None``: this
+    machine, any of its addresses)."""
+
+    port: int
+    addresses: frozenset[ipaddress.IPv4Address | ipaddress.IPv6Address] | None
+    host: str
+
+
+_console_cache: dict[tuple[str, int], tuple[float, ConsoleAddresses]] = {}
+
+
+def _ip(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    return ipaddress.ip_address(address.split("%", 1)[0])
+
+
+def _bindable(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether the address is one of this machine's own (binding to it succeeds; nothing is sent)."""
+    family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.bind((str(address), 0))
+    except OSError:
+        return False
+    return True
+
+
+def is_this_machine(address: str) -> bool:
+    """Whether connecting to the address reaches this machine: loopback (all of 127/8, ::1), the
+    unspecified address (0.0.0.0 and :: connect to loopback), their IPv4-mapped and other
+    embedded forms, and the addresses of this machine's interfaces."""
+    ip = _ip(address)
+    candidates = [ip, *_embedded_ipv4(ip)]
+    return any(candidate.is_loopback or candidate.is_unspecified for candidate in candidates) or any(
+        _bindable(candidate) for candidate in candidates
+    )
+
+
+def points_at_this_machine(text: str, port: int) -> bool:
+    """Whether the connection string names this machine (by any name or address) and this port:
+    the strings to update when a server on this machine moved to another port."""
+    try:
+        parsed = parse(text)
+        if parsed.port != port:
+            return False
+        answers = socket.getaddrinfo(
+            parsed.host, parsed.port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+        )
+    except (ConnectionStringError, socket.gaierror, UnicodeError):
+        return False
+    addresses = _unique_addresses(answers)
+    return bool(addresses) and all(is_this_machine(address) for address in addresses)
+
+
+def _console_server() -> tuple[str, int]:
+    database = settings.DATABASES["default"]
+    return str(database.get("HOST") or ""), int(database.get("PORT") or DEFAULT_PORT)
+
+
+def _console_addresses_from(host: str, port: int, answers: list[str] | None) -> ConsoleAddresses:
+    if not host or host.startswith("/") or answers is None:
+        # A Unix socket is this machine; an unresolvable name cannot be told apart, so it is too.
+        return ConsoleAddresses(port=port, addresses=None, host=host)
+    if any(is_this_machine(address) for address in answers):
+        return ConsoleAddresses(port=port, addresses=None, host=host)
+    return ConsoleAddresses(port=port, addresses=frozenset(_ip(address) for address in answers), host=host)
+
+
+def _console_cached(host: str, port: int) -> ConsoleAddresses | None:
+    cached = _console_cache.get((host, port))
+    if cached is not None and time.monotonic() - cached[0] < CONSOLE_ADDRESSES_TTL:
+        return cached[1]
+    return None
+
+
+def console_server_addresses() -> ConsoleAddresses:
+    """Where the console's own database server listens (resolved; kept for 30 seconds)."""
+    host, port = _console_server()
+    cached = _console_cached(host, port)
+    if cached is not None:
+        return cached
+    answers: list[str] | None = None
+    if host and not host.startswith("/"):
+        try:
+            answers = _unique_addresses(
+                socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+            )
+        except (socket.gaierror, UnicodeError):
+            answers = None
+    found = _console_addresses_from(host, port, answers)
+    _console_cache[(host, port)] = (time.monotonic(), found)
+    return found
+
+
+async def console_server_addresses_async() -> ConsoleAddresses:
+    """As console_server_addresses, without blocking the event loop."""
+    host, port = _console_server()
+    cached = _console_cached(host, port)
+    if cached is not None:
+        return cached
+    answers: list[str] | None = None
+    if host and not host.startswith("/"):
+        try:
+            answers = _unique_addresses(
+                await asyncio.get_running_loop().getaddrinfo(
+                    host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+                )
+            )
+        except (socket.gaierror, UnicodeError):
+            answers = None
+    found = _console_addresses_from(host, port, answers)
+    _console_cache[(host, port)] = (time.monotonic(), found)
+    return found
+
+
+def console_server_refusal(host: str, addresses: list[str], port: int, console: ConsoleAddresses) -> None:
+    """Raise DatabaseHostNotAllowed when host:port (resolved to addresses) is the console's own
+    database server."""
+    if port != console.port:
+        return
+    for address in addresses:
+        ip = _ip(address)
+        if console.addresses is None:
+            reached = is_this_machine(address)
+        else:
+            reached = any(candidate in console.addresses for candidate in [ip, *_embedded_ipv4(ip)])
+        if reached:
+            raise DatabaseHostNotAllowed(
+                "console_database",
+                f"{host}:{port} is the console's own database server, which no project may use. "
+                "Enter the connection string of a database server of your own"
+                + (
+                    " (or the demo database that `make run` prints)."
+                    if getattr(settings, "EMBEDDED", False)
+                    else "."
+                ),
+            )
 
 
 def _unique_addresses(answers: list[tuple[Any, ...]]) -> list[str]:
@@ -363,7 +546,7 @@ def resolve_allowed_address(host: str, port: int, *, allow_private: bool | None 
         raise DatabaseConnectionFailed(
             "unresolvable", f"The host name {host} could not be resolved."
         ) from None
-    return check_addresses(host, _unique_addresses(answers), allow_private=allow_private)
+    return check_addresses(host, _unique_addresses(answers), port=port, allow_private=allow_private)
 
 
 async def resolve_allowed_address_async(host: str, port: int, *, allow_private: bool | None = None) -> str:
@@ -375,7 +558,10 @@ async def resolve_allowed_address_async(host: str, port: int, *, allow_private: 
         raise DatabaseConnectionFailed(
             "unresolvable", f"The host name {host} could not be resolved."
         ) from None
-    return check_addresses(host, _unique_addresses(answers), allow_private=allow_private)
+    console = await console_server_addresses_async()
+    return check_addresses(
+        host, _unique_addresses(answers), port=port, allow_private=allow_private, console_addresses=console
+    )
 
 
 # --- The live check -----------------------------------------------------------------------

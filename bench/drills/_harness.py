@@ -48,11 +48,14 @@ class ThrowawayPostgres:
         self.folder = Path(tempfile.mkdtemp(prefix="drill-pg-"))
         self.data_dir = self.folder / "postgres"
         self.port = 0
+        self.password = ""
 
     def start(self) -> None:
         from devtools import embedded_pg
 
-        self.port = embedded_pg.ensure_running(self.data_dir, port=self.port or None).port
+        server = embedded_pg.ensure_running(self.data_dir, port=self.port or None)
+        self.port, self.password = server.port, server.superuser_password
+        embedded_pg.ensure_database(server, "console", owner="postgres")  # url()'s default
 
     def stop(self) -> None:
         from devtools import embedded_pg
@@ -60,7 +63,10 @@ class ThrowawayPostgres:
         embedded_pg.stop(self.data_dir)
 
     def url(self, database: str = "console") -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+        """As its superuser (the server asks for a password, kept in its folder)."""
+        from devtools import embedded_pg
+
+        return embedded_pg.role_url("postgres", self.password, port=self.port, database=database)
 
     def create_database(self, name: str) -> str:
         import psycopg

@@ -31,7 +31,7 @@ def main(options: dict[str, object]) -> None:
     organization = console_services.organization_create(name="Drill", owner=user, actor=actor, slug="drill")
     project = project_services.project_create(organization=organization, name="Drill", actor=actor)
     if options.get("user_database"):
-        accelerate_services.accelerate_configure(
+        accelerate_services.accelerate_create(
             project=project,
             actor=actor,
             connection_string=str(options["user_database"]),

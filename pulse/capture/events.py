@@ -3,7 +3,7 @@
 Column values arrive in PostgreSQL's text format with the column types of the latest
 Relation message. They are loaded with psycopg's own loaders (bound to the source
 connection's adapters, so its custom types load as they would in a query) and encoded
-with the core's PostgreSQL → JSON mapping, the one the Accelerate gateway uses.
+with userdb.pgjson's PostgreSQL → JSON mapping, the one the Accelerate gateway uses.
 
 Payloads, by action:
 

@@ -2,7 +2,7 @@
 
 Each message is one ``data`` value of ``pg_logical_slot_{peek,get}_binary_changes`` (or
 one XLogData payload of the streaming protocol). Column values stay in PostgreSQL's
-text format here; ``pulse.capture.rows`` turns them into JSON with the column types
+text format here; ``pulse.capture.events`` turns them into JSON with the column types
 from the Relation message. Reference: "Logical Replication Message Formats" in the
 PostgreSQL documentation.
 """

@@ -20,6 +20,10 @@ transactions again; those that end at or before the stored confirmed position ar
 (and the log's unique (project, lsn, position) would refuse them anyway). Writes go over
 the connection that holds the lock: a worker that lost its lock has lost that connection,
 so it cannot write either. See docs/pulse.md for the trade-offs.
+
+Over 400 lines on purpose: the loop above, the statements it runs on the source and on the
+console, and the supervisor that runs one loop per project are proved together (the
+capture tests and the kill drills), and read best in one place.
 """
 
 from __future__ import annotations
@@ -54,6 +58,9 @@ CONFIG_TABLE = PulseConfig._meta.db_table
 MODELS_REFRESH_SECONDS = 30.0
 SOURCE_CHECK_SECONDS = 2.0
 MAX_BACKOFF_SECONDS = 30.0
+# A slot or publication found gone is looked at again this much later before it is reported:
+# disabling Pulse drops them first and stores "disabled" a moment after.
+DISABLE_GRACE_SECONDS = 1.0
 KEEPALIVES: dict[str, Any] = {
     "keepalives": 1,
     "keepalives_idle": 5,
@@ -125,6 +132,10 @@ class ProjectCapture(threading.Thread):
             except Stopped:
                 break
             except SourceError as error:
+                if not self._still_wanted(console):
+                    # Disabled meanwhile: the console dropped the slot itself, which is no error.
+                    log.info("project=%s: Pulse was disabled; stopped reading", self.target.project_id)
+                    break
                 log.warning("project=%s: %s", self.target.project_id, error.message)
                 self._report_error(console, error.message)
             except psycopg.OperationalError as error:
@@ -154,78 +165,100 @@ class ProjectCapture(threading.Thread):
             self._sleep(settings.PULSE_LOCK_RETRY)
 
     def _capture(self, console: psycopg.Connection[Any]) -> None:
-        target = self.target
+        confirmed = self._stored_position(console)
+        source = self._connect_source()
+        try:
+            self._follow(console, source, confirmed)
+        except psycopg.Error as error:
+            raise self._source_error(source, error) from None
+        finally:
+            source.close()
+
+    def _stored_position(self, console: psycopg.Connection[Any]) -> int:
+        """The confirmed position stored on the configuration (Stopped if Pulse was disabled)."""
         stored = console.execute(
             f"SELECT confirmed_lsn FROM {CONFIG_TABLE} WHERE project_id = %s AND enabled",  # noqa: S608
-            [target.project_id],
+            [self.target.project_id],
         ).fetchone()
         if stored is None:
             raise Stopped  # disabled meanwhile: the supervisor stops this thread
-        confirmed = int(stored[0] or 0)
-        source = self._connect_source()
-        try:
-            slot = source.execute(
-                "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = %s",
-                [target.slot_name],
-            ).fetchone()
-            if slot is None:
-                raise self._slot_gone()
-            advanced = parse_lsn(slot[0]) if slot[0] else 0
-            decoder = TransactionDecoder(source)
-            self._refresh_models(console, source)
-            models_checked = objects_checked = time.monotonic()
-            self._clear_error(console)
-            while not self.stopping:
-                if time.monotonic() - objects_checked > SOURCE_CHECK_SECONDS:
-                    # PostgreSQL 18 decodes on without a dropped publication (it only warns), and an
-                    # idle database decodes nothing at all: look, whether or not the WAL moved.
-                    self._check_source_objects(source)
-                    objects_checked = time.monotonic()
-                upto = parse_lsn(_scalar(source, "SELECT pg_current_wal_flush_lsn()::text"))
-                if upto <= advanced:
-                    self._sleep(self.poll_interval)
-                    continue
-                known = set(decoder.models_seen)
-                rows = self._peek(source, upto)
-                transactions = self._decode(decoder, rows)
-                full = len(rows) >= self.batch_changes
-                reached = transactions[-1].end_lsn if full and transactions else upto
-                fresh = [t for t in transactions if t.end_lsn > confirmed]
-                if any(t.events for t in fresh):
-                    count = self._store(console, fresh, reached)
-                    self.meter.add(
-                        organization_id=target.organization_id,
-                        project_id=target.project_id,
-                        events_captured=count,
-                    )
-                    confirmed = max(confirmed, reached)
-                if reached > advanced:
-                    source.execute(
-                        "SELECT pg_replication_slot_advance(%s, %s::pg_lsn)",
-                        [target.slot_name, format_lsn(reached)],
-                    )
-                    advanced = reached
-                since = time.monotonic() - models_checked
-                if decoder.models_seen - known or since > MODELS_REFRESH_SECONDS:
-                    self._refresh_models(console, source)
-                    models_checked = objects_checked = time.monotonic()
-                if not full:
-                    self._sleep(self.poll_interval)
-        except psycopg.Error as error:
-            if source.closed or source.broken or isinstance(error, psycopg.errors.QueryCanceled):
-                raise SourceError(lost(error, self._parsed()).message) from None
-            if isinstance(error, psycopg.errors.UndefinedObject):
-                # A missing slot and a missing publication share this SQLSTATE: name the one gone.
+        return int(stored[0] or 0)
+
+    def _follow(
+        self, console: psycopg.Connection[Any], source: psycopg.Connection[Any], confirmed: int
+    ) -> None:
+        """The loop of this module's docstring, from where the slot stands, until stopped."""
+        slot = source.execute(
+            "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = %s",
+            [self.target.slot_name],
+        ).fetchone()
+        if slot is None:
+            raise self._slot_gone()
+        advanced = parse_lsn(slot[0]) if slot[0] else 0
+        decoder = TransactionDecoder(source)
+        self._refresh_models(console, source)
+        models_checked = objects_checked = time.monotonic()
+        self._clear_error(console)
+        while not self.stopping:
+            if time.monotonic() - objects_checked > SOURCE_CHECK_SECONDS:
+                # PostgreSQL 18 decodes on without a dropped publication (it only warns), and an
+                # idle database decodes nothing at all: look, whether or not the WAL moved.
                 self._check_source_objects(source)
-            if isinstance(error, psycopg.errors.ObjectInUse):
-                raise SourceError(
-                    f"The replication slot {target.slot_name} is in use by another reader."
-                ) from None
-            raise SourceError(
-                f"The database refused to decode the slot: {error.diag.message_primary}"
-            ) from None
-        finally:
-            source.close()
+                objects_checked = time.monotonic()
+            upto = parse_lsn(_scalar(source, "SELECT pg_current_wal_flush_lsn()::text"))
+            if upto <= advanced:
+                self._sleep(self.poll_interval)
+                continue
+            known = set(decoder.models_seen)
+            reached, full, confirmed = self._batch(console, source, decoder, upto, confirmed)
+            if reached > advanced:
+                source.execute(
+                    "SELECT pg_replication_slot_advance(%s, %s::pg_lsn)",
+                    [self.target.slot_name, format_lsn(reached)],
+                )
+                advanced = reached
+            since = time.monotonic() - models_checked
+            if decoder.models_seen - known or since > MODELS_REFRESH_SECONDS:
+                self._refresh_models(console, source)
+                models_checked = objects_checked = time.monotonic()
+            if not full:
+                self._sleep(self.poll_interval)
+
+    def _batch(
+        self,
+        console: psycopg.Connection[Any],
+        source: psycopg.Connection[Any],
+        decoder: TransactionDecoder,
+        upto: int,
+        confirmed: int,
+    ) -> tuple[int, bool, int]:
+        """Steps 2 and 3: peek up to ``upto`` and store the transactions not stored yet. Returns where
+        the slot may advance to, whether the peek was full, and the new confirmed position."""
+        rows = self._peek(source, upto)
+        transactions = self._decode(decoder, rows)
+        full = len(rows) >= self.batch_changes
+        reached = transactions[-1].end_lsn if full and transactions else upto
+        fresh = [t for t in transactions if t.end_lsn > confirmed]
+        if any(t.events for t in fresh):
+            count = self._store(console, fresh, reached)
+            self.meter.add(
+                organization_id=self.target.organization_id,
+                project_id=self.target.project_id,
+                events_captured=count,
+            )
+            confirmed = max(confirmed, reached)
+        return reached, full, confirmed
+
+    def _source_error(self, source: psycopg.Connection[Any], error: psycopg.Error) -> SourceError:
+        """What a failed statement on the source means, safe to show."""
+        if source.closed or source.broken or isinstance(error, psycopg.errors.QueryCanceled):
+            return SourceError(lost(error, self._parsed()).message)
+        if isinstance(error, psycopg.errors.UndefinedObject):
+            # A missing slot and a missing publication share this SQLSTATE: name the one gone.
+            self._check_source_objects(source)
+        if isinstance(error, psycopg.errors.ObjectInUse):
+            return SourceError(f"The replication slot {self.target.slot_name} is in use by another reader.")
+        return SourceError(f"The database refused to decode the slot: {error.diag.message_primary}")
 
     # The source -----------------------------------------------------------------------------
 
@@ -360,6 +393,27 @@ class ProjectCapture(threading.Thread):
                         )
             console.execute("SELECT pg_notify(%s, %s)", [NOTIFY_CHANNEL, str(project_id)])
         return count
+
+    def _still_wanted(self, console: psycopg.Connection[Any] | None) -> bool:
+        """Whether the project still has Pulse enabled on this slot, asked twice a moment apart:
+        disabling drops the slot first and stores "disabled" right after. True when the console
+        database cannot say (the error is then reported as usual)."""
+        for attempt in range(2):
+            try:
+                if console is None or console.closed or console.broken:
+                    return True
+                row = console.execute(
+                    f"SELECT 1 FROM {CONFIG_TABLE} WHERE project_id = %s AND enabled "  # noqa: S608
+                    "AND slot_name = %s",
+                    [self.target.project_id, self.target.slot_name],
+                ).fetchone()
+            except psycopg.Error:
+                return True
+            if row is None:
+                return False
+            if attempt == 0 and (self.stop_event.wait(DISABLE_GRACE_SECONDS) or self.worker_stop.is_set()):
+                return True  # stopping anyway: the loop ends right after the report
+        return True
 
     def _report_error(self, console: psycopg.Connection[Any] | None, message: str) -> None:
         try:

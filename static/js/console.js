@@ -16,9 +16,12 @@
     });
   }
 
-  // Copy buttons: <button data-copy="#element-id">Copy</button>.
+  // Copy buttons: <button data-copy="#element-id">Copy</button>; an empty data-copy copies the
+  // code block the button sits in (see codeBlocks).
   function copy(button) {
-    var target = document.querySelector(button.dataset.copy);
+    var target = button.dataset.copy
+      ? document.querySelector(button.dataset.copy)
+      : button.closest(".code-block") && button.closest(".code-block").querySelector("pre");
     if (!target) return;
     var text = target.value !== undefined ? target.value : target.textContent.trim();
     var done = function () {
@@ -40,49 +43,28 @@
     }
   }
 
-  // A key just created is kept in this browser tab only (sessionStorage: never sent back to the
-  // server, gone when the tab closes) for 15 minutes, so the product tabs can offer to fill it in.
-  var KEY_PREFIX = "dpc:new-api-key:";
-  var KEY_LIFETIME_MS = 15 * 60 * 1000;
-
-  function rememberKeys(root) {
-    if (!root.querySelectorAll) return;
-    root.querySelectorAll("[data-remember-key]").forEach(function (element) {
-      try {
-        sessionStorage.setItem(KEY_PREFIX + element.dataset.rememberKey,
-          JSON.stringify({ key: element.textContent.trim(), at: Date.now() }));
-      } catch (error) { /* storage disabled: nothing to offer later */ }
-    });
-  }
-
-  function recentKey(projectId) {
-    try {
-      var stored = JSON.parse(sessionStorage.getItem(KEY_PREFIX + projectId) || "null");
-      if (stored && Date.now() - stored.at < KEY_LIFETIME_MS) return stored.key;
-    } catch (error) { /* nothing usable */ }
-    return null;
-  }
-
-  function offerRecentKeys(root) {
-    if (!root.querySelectorAll) return;
-    root.querySelectorAll("[data-fill-key]").forEach(function (offer) {
-      var key = recentKey(offer.dataset.fillKey);
-      if (!key || offer.dataset.bound) return;
-      offer.dataset.bound = "1";
-      offer.hidden = false;
-      offer.querySelector("button").addEventListener("click", function () {
-        document.querySelectorAll("[data-api-key-slot]").forEach(function (slot) {
-          slot.textContent = slot.textContent.split("__API_KEY__").join(key);
-        });
-        offer.textContent = "The key you created is filled in below. Copy the connection string now: it is not shown again once you leave.";
-      });
+  // Every code block (<pre>) gets a Copy button: wrapped in <div class="code-block"> with it.
+  function codeBlocks(root) {
+    var blocks = root.matches && root.matches("pre") ? [root] : [];
+    if (root.querySelectorAll) blocks = blocks.concat(Array.from(root.querySelectorAll("pre")));
+    blocks.forEach(function (pre) {
+      if (pre.parentElement.classList.contains("code-block")) return;
+      var block = document.createElement("div");
+      block.className = "code-block";
+      pre.parentElement.insertBefore(block, pre);
+      block.appendChild(pre);
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "secondary";
+      button.dataset.copy = "";
+      button.textContent = "Copy";
+      block.appendChild(button);
     });
   }
 
   function setUp(root) {
     openModals(root);
-    rememberKeys(root);
-    offerRecentKeys(root);
+    codeBlocks(root);
   }
 
   document.addEventListener("DOMContentLoaded", function () { setUp(document); });

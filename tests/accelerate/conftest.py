@@ -117,7 +117,7 @@ def accelerate_project(gateway_server, source_database, database_url):
     project = ProjectFactory(organization=membership.organization)
     actor = Actor.command("test")
     name = psycopg.conninfo.conninfo_to_dict(source_database)["dbname"]
-    accelerate_services.accelerate_configure(
+    accelerate_services.accelerate_create(
         project=project,
         actor=actor,
         connection_string=database_url(database=name),

@@ -29,12 +29,34 @@ def test_configureaccelerate_checks_and_stores_like_the_form(project, database_u
     )
 
 
+def test_configureaccelerate_on_a_configured_project_changes_its_configuration(project, database_url, capsys):
+    call_command("configureaccelerate", str(project.pk), "--url", database_url(), "--region", "us-east-1")
+    call_command("disableaccelerate", str(project.pk))
+    call_command(
+        "configureaccelerate",
+        str(project.pk),
+        "--url",
+        database_url(),
+        "--region",
+        "eu-west-1",
+        "--pool-timeout",
+        "3",
+    )
+    assert "Accelerate is configured but disabled for" in capsys.readouterr().out
+    config = AccelerateConfig.objects.get(project=project)
+    assert (config.region, config.pool_timeout_seconds, config.enabled) == ("eu-west-1", 3, False)
+    assert AuditEvent.objects.get(action="accelerate.update").details["changed"] == [
+        "connection_string",
+        "pool_timeout_seconds",
+        "region",
+    ]
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
         (["--url", "postgresql://app:pw@169.254.169.254/app", "--region", "us-east-1"], "link-local"),
         (["--url", "mysql://app:pw@db/app", "--region", "us-east-1"], "MySQL is not supported yet"),
-        (["--url", "postgresql://app:pw@db.example.com/app", "--region", "moon-1"], "offered regions"),
         (
             [
                 "--url",
@@ -51,6 +73,21 @@ def test_configureaccelerate_checks_and_stores_like_the_form(project, database_u
 def test_configureaccelerate_refuses_what_the_form_refuses(project, arguments, message):
     with pytest.raises(CommandError, match=message):
         call_command("configureaccelerate", str(project.pk), *arguments)
+    assert not AccelerateConfig.objects.exists()
+
+
+def test_configureaccelerate_checks_the_database_then_the_region(project, database_url):
+    with pytest.raises(CommandError, match="The database missing_db does not exist"):
+        call_command(
+            "configureaccelerate",
+            str(project.pk),
+            "--url",
+            database_url(database="missing_db"),
+            "--region",
+            "moon-1",
+        )
+    with pytest.raises(CommandError, match="offered regions"):
+        call_command("configureaccelerate", str(project.pk), "--url", database_url(), "--region", "moon-1")
     assert not AccelerateConfig.objects.exists()
 
 

@@ -17,6 +17,7 @@ import pytest
 from accelerate import services as accelerate_services
 from accelerate.client import AccelerateClient, AccelerateError
 from accelerate.gateway import query as gateway_query
+from accelerate.models import AccelerateConfig
 from console.audit import Actor
 from projects import services as project_services
 from projects.models import ApiKey
@@ -176,7 +177,7 @@ def test_two_projects_running_the_same_sql_never_share_a_result(
     try:
         with psycopg.connect(database_url(database=f"{name}_b"), autocommit=True) as conn:
             conn.execute("CREATE TABLE items (id int, name text); INSERT INTO items VALUES (1, 'other')")
-        accelerate_services.accelerate_configure(
+        accelerate_services.accelerate_create(
             project=other,
             actor=actor,
             connection_string=database_url(database=f"{name}_b"),
@@ -300,8 +301,8 @@ def test_a_slow_query_is_cancelled_on_the_server_and_the_pool_stays_healthy(item
 
 
 def test_a_full_pool_answers_p6004_after_the_pool_timeout(items, gateway_server):
-    accelerate_services.accelerate_configure(
-        project=items.project,
+    accelerate_services.accelerate_update(
+        config=AccelerateConfig.objects.get(project=items.project),
         actor=Actor.command("test"),
         connection_string=None,  # keep the stored database
         region="eu-west-1",
@@ -431,19 +432,19 @@ def test_two_gateway_processes_share_the_redis_cache_and_its_invalidation(items)
 
 
 def test_a_database_that_goes_down_answers_p6008_at_once_and_the_gateway_recovers(
-    gateway_server, tmp_path, database_url
+    gateway_server, server_tmp, database_url
 ):
     """A user's database on a server of its own, stopped and started again under the gateway."""
     from devtools import embedded_pg
 
-    server = embedded_pg.ensure_running(tmp_path / "userdb")
+    server = embedded_pg.ensure_running(server_tmp / "userdb")
     try:
         project = ProjectFactory()
         actor = Actor.command("test")
-        accelerate_services.accelerate_configure(
+        accelerate_services.accelerate_create(
             project=project,
             actor=actor,
-            connection_string=server.url("postgres"),
+            connection_string=server.superuser_url("postgres"),
             region="eu-west-1",
             pool_timeout_seconds=5,
         )
@@ -451,12 +452,12 @@ def test_a_database_that_goes_down_answers_p6008_at_once_and_the_gateway_recover
         with AccelerateClient(f"prisma://{gateway_server.url}/?api_key={key}") as client:
             assert client.query("SELECT 1 AS up").rows == [[1]]
 
-            embedded_pg.stop(tmp_path / "userdb")
+            embedded_pg.stop(server_tmp / "userdb")
             started = time.monotonic()
             assert error_code(lambda: client.query("SELECT 1 AS up")) == "P6008"
             assert time.monotonic() - started < 2  # at once, not after the 5 s pool timeout
 
-            embedded_pg.ensure_running(tmp_path / "userdb", port=server.port)
+            embedded_pg.ensure_running(server_tmp / "userdb", port=server.port)
             assert client.query("SELECT 1 AS up").rows == [[1]]  # the stale pooled connection is not reused
     finally:
-        embedded_pg.stop(tmp_path / "userdb")
+        embedded_pg.stop(server_tmp / "userdb")

@@ -26,8 +26,18 @@ def _known_key(settings):
 
 
 def configure(project, url, **extra):
-    return services.accelerate_configure(
+    return services.accelerate_create(
         project=project,
+        actor=Actor.command("test"),
+        connection_string=url,
+        region=extra.pop("region", "eu-west-1"),
+        **extra,
+    )
+
+
+def edit(config, url, **extra):
+    return services.accelerate_update(
+        config=config,
         actor=Actor.command("test"),
         connection_string=url,
         region=extra.pop("region", "eu-west-1"),
@@ -62,7 +72,7 @@ def test_the_stored_connection_string_is_not_the_plaintext(project, database_url
         True,
         "eu-west-1",
         10,
-        5 * 1024 * 1024,
+        5_000_000,
     )
 
 
@@ -139,13 +149,22 @@ def test_private_hosts_are_refused_when_the_setting_is_off(project, database_url
 
 
 def test_region_and_limits_are_checked(project, database_url):
+    # The limits first, all at once (no database needed for them)…
     with pytest.raises(ValidationError) as raised:
         configure(
             project, database_url(), region="mars-north-1", connection_limit=0, query_timeout_seconds=61
         )
     errors = raised.value.message_dict
-    assert set(errors) == {"region", "connection_limit", "query_timeout_seconds"}
+    assert set(errors) == {"connection_limit", "query_timeout_seconds"}
     assert "from 1 to 1000" in errors["connection_limit"][0]
+    # …the region once the connection string has checked out (it is what to fix first).
+    with pytest.raises(ValidationError) as raised:
+        configure(project, database_url(database="missing_db"), region="mars-north-1")
+    assert set(raised.value.message_dict) == {"connection_string"}
+    with pytest.raises(ValidationError) as raised:
+        configure(project, database_url(), region="mars-north-1")
+    assert set(raised.value.message_dict) == {"region"}
+    assert not AccelerateConfig.objects.exists()
 
 
 def test_without_preview_access_nothing_can_be_configured(project, database_url, settings):
@@ -157,11 +176,32 @@ def test_without_preview_access_nothing_can_be_configured(project, database_url,
 def test_editing_without_a_new_string_keeps_the_database(project, database_url):
     config = configure(project, database_url(password=PASSWORD))
     token = stored_column(config)
-    edited = configure(project, "", region="us-east-1", connection_limit=50)
+    edited = edit(config, "", region="us-east-1", connection_limit=50)
     assert stored_column(edited) == token
     assert (edited.region, edited.connection_limit, edited.pk) == ("us-east-1", 50, config.pk)
     event = AuditEvent.objects.get(action="accelerate.update")
     assert event.details["changed"] == ["connection_limit", "region"]
+
+
+def test_editing_with_a_new_string_checks_it_first_and_keeps_the_enabled_state(project, database_url):
+    config = configure(project, database_url(password=PASSWORD))
+    services.accelerate_disable(config=config, actor=Actor.command("test"))
+    with pytest.raises(ValidationError) as raised:
+        edit(config, database_url(database="no_such_database"), connection_limit=50)
+    assert "does not exist" in raised.value.message_dict["connection_string"][0]
+    assert AccelerateConfig.objects.get().connection_limit == 10  # nothing stored
+    edited = edit(config, database_url(password="An0ther-pw"))
+    assert gateway_config(project).database.password == "An0ther-pw"
+    assert not edited.enabled
+    assert AuditEvent.objects.get(action="accelerate.update").details["changed"] == ["connection_string"]
+
+
+def test_creating_twice_is_refused_and_changes_nothing(project, database_url):
+    configure(project, database_url(password=PASSWORD), connection_limit=42)
+    with pytest.raises(ValidationError, match="configured for this project by someone else meanwhile"):
+        configure(project, database_url(), connection_limit=7)
+    assert AccelerateConfig.objects.get().connection_limit == 42
+    assert gateway_config(project).database.password == PASSWORD
 
 
 def test_the_first_configuration_needs_a_connection_string(project):

@@ -19,7 +19,7 @@ from cryptography.fernet import Fernet
 from django.db import connection
 
 from console.audit import Actor
-from devtools.devserver import _background_commands
+from devtools.devserver import _children
 from projects.services import api_key_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -39,9 +39,8 @@ def documented_command(port: int) -> list[str]:
 
 def make_run_command(port: int) -> list[str]:
     """The web server `make run` starts (devtools/devserver.py)."""
-    name, command = _background_commands("127.0.0.1", str(port))[0]
-    assert name == "web"
-    return command
+    web = next(child for child in _children("127.0.0.1", str(port)) if child.name == "web server")
+    return web.command
 
 
 @pytest.fixture(scope="module")

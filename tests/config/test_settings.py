@@ -13,24 +13,26 @@ from cryptography.fernet import Fernet
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# What the test run itself sets up; a child process is started without it.
+TEST_RUN_ENVIRONMENT = {
+    "DATABASE_URL",
+    "SECRET_KEY",
+    "SECRET_ENCRYPTION_KEYS",
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
+    "DJANGO_SETTINGS_MODULE",
+    "EMBEDDED_DATABASE_URL",
+}
+
+
+def clean_environment(**env: str) -> dict[str, str]:
+    return {**{k: v for k, v in os.environ.items() if k not in TEST_RUN_ENVIRONMENT}, **env}
+
+
 def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if k
-        not in {
-            "DATABASE_URL",
-            "SECRET_KEY",
-            "SECRET_ENCRYPTION_KEYS",
-            "DJANGO_ALLOW_ASYNC_UNSAFE",
-            "DJANGO_SETTINGS_MODULE",
-            "EMBEDDED_DATABASE_URL",
-        }
-    }
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
-        env={**base, **env},
+        env=clean_environment(**env),
         capture_output=True,
         text=True,
         timeout=120,
@@ -56,7 +58,7 @@ def test_check_deploy_warns_when_production_has_no_shared_cache():
     env = {k: v for k, v in PRODUCTION.items() if k != "CACHE_URL"}
     result = manage("check", "--deploy", env=env)
     output = result.stdout + result.stderr
-    assert "console.W001" in output, output
+    assert "console.W002" in output, output
     assert "CACHE_URL" in output
     assert manage("check", "--deploy", "--fail-level", "WARNING", env=env).returncode != 0
 
@@ -146,15 +148,10 @@ def test_production_sends_hsts_and_marks_cookies_secure():
 def test_reading_the_settings_starts_nothing_and_writes_nothing(tmp_path):
     """`import config.settings` in a fresh clone: no PostgreSQL started, no secret generated."""
     data_dir = tmp_path / "fresh-clone-data"
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "SECRET_KEY", "SECRET_ENCRYPTION_KEYS", "EMBEDDED_DATABASE_URL"}
-    }
     result = subprocess.run(
         [sys.executable, "-c", "import config.settings as s; print(s.EMBEDDED, repr(s.SECRET_KEY))"],
         cwd=ROOT,
-        env={**env, "CONSOLE_DATA_DIR": str(data_dir)},
+        env=clean_environment(CONSOLE_DATA_DIR=str(data_dir)),
         capture_output=True,
         text=True,
         timeout=60,
@@ -164,21 +161,9 @@ def test_reading_the_settings_starts_nothing_and_writes_nothing(tmp_path):
     assert not data_dir.exists()
 
 
-def test_manage_py_prepares_the_embedded_mode_where_the_process_starts(tmp_path):
+def test_manage_py_prepares_the_embedded_mode_where_the_process_starts(server_tmp):
     """The entry point, not the settings, generates the secrets and starts the server."""
-    data_dir = tmp_path / "data"
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k
-        not in {
-            "DATABASE_URL",
-            "SECRET_KEY",
-            "SECRET_ENCRYPTION_KEYS",
-            "EMBEDDED_DATABASE_URL",
-            "DJANGO_SETTINGS_MODULE",
-        }
-    }
+    data_dir = server_tmp / "data"
     try:
         result = subprocess.run(
             [
@@ -186,18 +171,30 @@ def test_manage_py_prepares_the_embedded_mode_where_the_process_starts(tmp_path)
                 "manage.py",
                 "shell",
                 "-c",
-                "from django.db import connection; connection.ensure_connection(); print('connected')",
+                "from django.db import connection; print(connection.cursor().execute('SELECT current_user')"
+                ".fetchone()[0])",
             ],
             cwd=ROOT,
-            env={**env, "CONSOLE_DATA_DIR": str(data_dir)},
+            env=clean_environment(CONSOLE_DATA_DIR=str(data_dir)),
             capture_output=True,
             text=True,
             timeout=120,
         )
         assert result.returncode == 0, result.stderr
-        assert result.stdout.strip().endswith("connected")
+        # The console's own role, not the superuser.
+        assert result.stdout.strip().splitlines()[-1] == "console"
         assert (data_dir / "secrets.json").stat().st_mode & 0o777 == 0o600
+        for server in ("postgres", "demo-postgres"):
+            assert (data_dir / f"{server}.server.json").stat().st_mode & 0o777 == 0o600
     finally:
         from devtools import embedded_pg
 
         embedded_pg.stop(data_dir / "postgres")
+        embedded_pg.stop(data_dir / "demo-postgres")
+
+
+def test_check_deploy_warns_when_production_mail_would_print_links_to_the_log():
+    env = {**PRODUCTION, "EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode != 0
+    assert "console.W001" in result.stderr and "password-reset link would be written" in result.stderr

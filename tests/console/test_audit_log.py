@@ -47,10 +47,55 @@ def test_each_row_says_who_did_what_to_what_from_where_and_when(owner_client, or
     owner_client.post(reverse("organization_settings", args=[organization.slug]), {"name": "Renamed Org"})
     html = owner_client.get(audit_url(organization)).content.decode()
     assert owner.email in html
-    assert "organization.rename" in html
+    assert "Organization renamed" in html and "organization.rename<" not in html
     assert "Renamed Org" in html
     assert "127.0.0.1" in html
     assert "<time datetime=" in html
+
+
+def test_rows_say_what_happened_in_words_not_codes(owner_client, organization):
+    """Action codes, detail keys, yes/no and target types read as words; an unknown code is spelled out."""
+    AuditEvent.objects.create(
+        organization=organization,
+        organization_name=organization.name,
+        actor_label="ada@example.com",
+        action="invitation.accept",
+        target_type="user",
+        target_label="ada@example.com",
+        details={"email": "ada@example.com", "role": "developer"},
+    )
+    AuditEvent.objects.create(
+        organization=organization,
+        organization_name=organization.name,
+        actor_label="manage.py seeddemo",
+        action="pulse.enable",
+        target_type="project",
+        target_label="Storefront",
+        details={"slot": "console_pulse_1", "reused_slot": False, "tables": ["users", "posts"]},
+    )
+    AuditEvent.objects.create(
+        organization=organization,
+        organization_name=organization.name,
+        actor_label="ada@example.com",
+        action="accelerate.update",
+        target_type="apikey",
+        target_label="ci",
+        details={"changed": ["region", "pool_timeout_seconds"], "some_new_field": None},
+    )
+    AuditEvent.objects.create(
+        organization=organization,
+        organization_name=organization.name,
+        actor_label="ada@example.com",
+        action="something.nobody_named",
+    )
+    rows = owner_client.get(audit_url(organization)).content.decode().split("<tbody>")[1]
+    assert "Invitation accepted" in rows and "invitation.accept" not in rows
+    assert "Pulse enabled" in rows and "Reused an existing slot: no" in rows and "reused_slot" not in rows
+    assert "Replication slot: console_pulse_1" in rows and "Tables: users, posts" in rows
+    assert "Accelerate settings changed" in rows and "Changed: Region, Pool timeout (s)" in rows
+    assert "Some new field: —" in rows
+    assert "API key</span> ci" in rows and "User</span> ada@example.com" in rows
+    assert "Something nobody named" in rows
 
 
 def test_newest_first_with_load_more_that_is_a_plain_link(owner_client, organization):
@@ -103,12 +148,13 @@ def test_filter_by_action_and_actor(owner_client, organization):
     make_events(organization, 3, action="project.delete", actor="bob@example.com")
     html = owner_client.get(audit_url(organization, action="project.delete")).content.decode()
     rows = html.split("<tbody>")[1]
-    assert "project.delete" in rows and "api_key.create" not in rows
+    assert "Project deleted" in rows and "API key created" not in rows
     html = owner_client.get(audit_url(organization, actor="alice@example.com")).content.decode()
     rows = html.split("<tbody>")[1]
     assert "alice@example.com" in rows and "bob@example.com" not in rows
     # The filters offer what is in this organization's log.
-    assert '<option value="api_key.create"' in html and '<option value="bob@example.com"' in html
+    assert '<option value="api_key.create">API key created</option>' in html
+    assert '<option value="bob@example.com"' in html
     none = owner_client.get(audit_url(organization, action="nothing.like.this")).content.decode()
     assert "No events match this filter." in none
 

@@ -4,6 +4,7 @@ import io
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.urls import reverse
 
 from console.models import Membership, Organization, Role, User
 from projects.models import Project
@@ -44,6 +45,31 @@ def test_createuser_refuses_duplicates_and_bad_emails():
         run("createuser", "TAKEN@example.com")
     with pytest.raises(CommandError, match="not a valid email"):
         run("createuser", "not-an-email")
+
+
+def test_createuser_makes_staff_without_superuser_rights_unless_asked(client):
+    _, staff_note = run("createuser", "support@example.com", "--staff")
+    support = User.objects.get(email="support@example.com")
+    assert (support.is_staff, support.is_superuser) == (True, False)
+    assert "Staff without permissions yet" in staff_note
+    _, super_note = run("createuser", "root@example.com", "--superuser")
+    root = User.objects.get(email="root@example.com")
+    assert (root.is_staff, root.is_superuser) == (True, True)
+    assert "every permission" in super_note
+    # In Django admin the staff member sees nothing to change until granted permissions.
+    client.force_login(support)
+    index = client.get(reverse("admin:index"))
+    assert index.status_code == 200
+    assert "You don’t have permission to view or edit anything." in index.content.decode()
+    assert client.get(reverse("admin:console_user_changelist")).status_code == 403
+    client.force_login(root)
+    assert client.get(reverse("admin:console_user_changelist")).status_code == 200
+
+
+def test_createuser_is_staff_or_superuser_not_both():
+    with pytest.raises(CommandError, match="not allowed with argument"):
+        run("createuser", "both@example.com", "--staff", "--superuser")
+    assert not User.objects.filter(email="both@example.com").exists()
 
 
 def test_createorganization_prints_only_the_slug():

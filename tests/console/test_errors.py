@@ -16,7 +16,7 @@ def test_a_database_outage_answers_503_with_retry_after(owner, organization, mon
     def unreachable(*args, **kwargs):
         raise OperationalError("connection to server at 127.0.0.1 failed: Connection refused")
 
-    monkeypatch.setattr("projects.views.membership_for_user", unreachable)
+    monkeypatch.setattr("console.view_helpers.selectors.membership_for_user", unreachable)
     response = client.get(f"/o/{organization.slug}/")
     assert response.status_code == 503
     assert response["Retry-After"] == "5"
@@ -31,7 +31,7 @@ def test_other_errors_stay_a_plain_500(owner, organization, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr("projects.views.membership_for_user", broken)
+    monkeypatch.setattr("console.view_helpers.selectors.membership_for_user", broken)
     response = client.get(f"/o/{organization.slug}/")
     assert response.status_code == 500 and "a bug" not in response.content.decode()
 

@@ -92,27 +92,66 @@ def test_an_admin_cannot_invite_an_owner(admin):
         invite(admin, role=Role.OWNER)
 
 
-def test_the_invite_dialog_shows_the_link_once_and_emails_it(admin_client, organization):
-    url = reverse("invitation_create", args=[organization.slug])
-    dialog = admin_client.get(url, headers={"HX-Request": "true"}).content.decode()
-    assert dialog.lstrip().startswith("<dialog") and "Send invitation" in dialog
-    response = admin_client.post(
-        url, {"email": "dev@example.com", "role": "developer"}, headers={"HX-Request": "true"}
+def invite_through_the_dialog(admin_client, organization, email: str = "dev@example.com"):
+    return admin_client.post(
+        reverse("invitation_create", args=[organization.slug]),
+        {"email": email, "role": "developer"},
+        headers={"HX-Request": "true"},
     )
-    assert "invitationCreated" in response["HX-Trigger"]
-    html = response.content.decode()
-    found = re.search(r'<code id="invitation-link">([^<]+)</code>', html)
-    assert found is not None
-    link = found.group(1)
-    assert link.startswith("http://testserver/invitations/")
-    assert "We emailed this link to" in html
+
+
+def emailed_link(to: str) -> str:
+    """The invitation link in the one email sent, which went to ``to`` only."""
     assert len(mail.outbox) == 1
-    assert mail.outbox[0].to == ["dev@example.com"]
-    assert link in mail.outbox[0].body
-    # The members page lists the invitation but never the link again.
+    assert mail.outbox[0].to == [to]
+    found = re.search(r"http://testserver/invitations/[\w-]+/", mail.outbox[0].body)
+    assert found is not None
+    return found.group(0)
+
+
+def test_in_production_only_the_invited_address_receives_the_link(admin_client, organization, settings):
+    settings.SHOW_INVITATION_LINKS = False
+    dialog = admin_client.get(
+        reverse("invitation_create", args=[organization.slug]), headers={"HX-Request": "true"}
+    ).content.decode()
+    assert dialog.lstrip().startswith("<dialog") and "Send invitation" in dialog
+    response = invite_through_the_dialog(admin_client, organization)
+    assert "invitationCreated" in response["HX-Trigger"]
+    link = emailed_link("dev@example.com")
+    token = link.rsplit("/", 2)[-2]
+    html = response.content.decode()
+    assert "We emailed the invitation to <strong>dev@example.com</strong>" in html
+    assert token not in html and "invitation-link" not in html
+    # The members page lists the invitation but never the link.
     members = admin_client.get(reverse("organization_members", args=[organization.slug])).content.decode()
     assert "dev@example.com" in members and "Pending invitations" in members
-    assert link.rsplit("/", 2)[-2] not in members
+    assert token not in members
+
+
+def test_the_embedded_mode_also_shows_the_link_labelled_as_a_development_convenience(
+    admin_client, organization, settings
+):
+    settings.SHOW_INVITATION_LINKS = True
+    html = invite_through_the_dialog(admin_client, organization).content.decode()
+    found = re.search(r'<code id="invitation-link">([^<]+)</code>', html)
+    assert found is not None
+    assert found.group(1) == emailed_link("dev@example.com")
+    assert "Development only" in html and "In production it goes only to dev@example.com" in html
+
+
+@pytest.mark.parametrize("shown", [True, False])
+def test_the_invitation_created_answer_is_never_cached(admin_client, organization, settings, shown):
+    settings.SHOW_INVITATION_LINKS = shown
+    response = invite_through_the_dialog(admin_client, organization)
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_the_console_mail_backend_is_said_to_print_not_send(admin_client, organization, settings, capsys):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    html = invite_through_the_dialog(admin_client, organization).content.decode()
+    assert "was printed in the terminal that runs the console" in html
+    assert "We emailed" not in html
+    assert "dev@example.com" in capsys.readouterr().out
 
 
 def test_the_invitations_list_refreshes_as_a_fragment(admin_client, admin, organization):
@@ -124,15 +163,18 @@ def test_the_invitations_list_refreshes_as_a_fragment(admin_client, admin, organ
     assert "listed@example.com" in html
 
 
-def test_a_mail_server_failure_still_shows_the_link(admin_client, organization, settings):
+def test_a_mail_server_failure_creates_nothing_and_says_so(admin_client, organization, settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 1, 1
     response = admin_client.post(
         reverse("invitation_create", args=[organization.slug]), {"email": "dev@example.com", "role": "viewer"}
     )
     html = response.content.decode()
-    assert "could not be sent" in html
-    assert 'id="invitation-link"' in html
+    assert "The invitation email to dev@example.com could not be sent" in html
+    assert "no invitation was made" in html
+    assert 'id="invitation-link"' not in html and "/invitations/" not in html
+    assert not Invitation.objects.exists()
+    assert not AuditEvent.objects.filter(action="invitation.create").exists()
 
 
 def test_inviting_a_member_in_the_form_says_so(admin_client, admin, organization):
@@ -226,6 +268,31 @@ def test_an_invitee_with_an_account_logs_in_and_accepts(admin, organization, cli
     assert Membership.objects.get(user=existing, organization=organization).role == Role.VIEWER
 
 
+def test_the_invitation_page_is_the_same_whether_or_not_the_address_has_an_account(admin, client):
+    UserFactory(email="known@example.com")
+    pages = []
+    for email in ("known@example.com", "unknown@example.com"):
+        _, token = invite(admin, email=email)
+        response = client.get(link_path(token))
+        assert response.status_code == 200
+        assert "no-store" in response["Cache-Control"]
+        html = response.content.decode().replace(email, "EMAIL").replace(token, "TOKEN")
+        # CSRF tokens are masked differently on every page.
+        pages.append(re.sub(r'(csrfmiddlewaretoken" value=|x-csrftoken": )"[^"]+"', "CSRF", html))
+    assert pages[0] == pages[1]
+    assert "Sign up and join" in pages[0] and "Log in to accept" in pages[0]
+
+
+def test_signing_up_through_the_link_for_an_address_with_an_account_says_to_log_in(admin, client):
+    existing = UserFactory(email="known@example.com")
+    invitation, token = invite(admin, email="known@example.com")
+    response = client.post(link_path(token), {"password1": STRONG, "password2": STRONG})
+    assert "There is already an account with known@example.com. Log in to accept" in response.content.decode()
+    existing.refresh_from_db()
+    assert existing.check_password(PASSWORD)
+    assert Invitation.objects.get(pk=invitation.pk).accepted_at is None
+
+
 def test_a_different_signed_in_account_is_refused_clearly(admin, organization, client):
     _, token = invite(admin, email="invitee@example.com")
     stranger = MembershipFactory().user
@@ -246,30 +313,73 @@ def test_open_sign_up_is_off_by_default(client):
     response = client.get(reverse("signup"))
     assert response.status_code == 403
     assert "created by invitation" in response.content.decode()
-    client.post(reverse("signup"), {"email": "x@example.com", "password1": STRONG, "password2": STRONG})
-    assert not User.objects.filter(email="x@example.com").exists()
+    client.post(reverse("signup"), {"email": "x@example.com"})
+    assert not mail.outbox
     assert "Sign up" not in client.get(reverse("login")).content.decode()
 
 
-def test_open_sign_up_when_allowed(client, settings):
+def signup_link(to: str) -> str:
+    message = mail.outbox[-1]
+    assert message.to == [to]
+    found = re.search(r"http://testserver(/signup/[^/\s]+/)", message.body)
+    assert found is not None, message.body
+    return found.group(1)
+
+
+def test_open_sign_up_emails_a_link_that_finishes_it(client, settings):
     settings.ALLOW_SIGNUP = True
     assert reverse("signup") in client.get(reverse("login")).content.decode()
-    response = client.post(
-        reverse("signup"),
-        {"email": "Self@Example.com", "name": "Self", "password1": STRONG, "password2": STRONG},
-        follow=True,
-    )
+    sent = client.post(reverse("signup"), {"email": "Self@Example.com"}, follow=True)
+    assert "Check your email" in sent.content.decode()
+    assert not User.objects.filter(email="self@example.com").exists()
+    link = signup_link("self@example.com")
+    page = client.get(link).content.decode()
+    assert "Finish signing up" in page and 'value="self@example.com" readonly' in page
+    response = client.post(link, {"name": "Self", "password1": STRONG, "password2": STRONG}, follow=True)
     assert "not a member of any organization yet" in response.content.decode()
     assert User.objects.get(email="self@example.com").check_password(STRONG)
+    # The link has done its job.
+    client.logout()
+    again = client.get(link)
+    assert again.status_code == 410 and "This sign-up link was used" in again.content.decode()
 
 
-def test_open_sign_up_refuses_a_taken_email(client, settings):
+def test_open_sign_up_answers_the_same_whether_or_not_the_address_has_an_account(client, settings):
     settings.ALLOW_SIGNUP = True
-    taken = UserFactory()
-    response = client.post(
-        reverse("signup"), {"email": taken.email, "password1": STRONG, "password2": STRONG}
-    )
-    assert "already exists" in response.content.decode()
+    taken = UserFactory(email="taken@example.com")
+    answers = [
+        client.post(reverse("signup"), {"email": email}) for email in ("taken@example.com", "new@example.com")
+    ]
+    assert [(a.status_code, a["Location"]) for a in answers] == [(302, reverse("signup_sent"))] * 2
+    # Only the mailbox learns which: the account's owner is told how to log in, the new address gets a link.
+    assert [message.to for message in mail.outbox] == [["taken@example.com"], ["new@example.com"]]
+    assert "already has an account" in mail.outbox[0].body and "/signup/" not in mail.outbox[0].body
+    assert reverse("password_reset") in mail.outbox[0].body
+    assert "/signup/" in mail.outbox[1].body
+    taken.refresh_from_db()
+    assert taken.check_password(PASSWORD)
+
+
+def test_a_tampered_or_expired_sign_up_link_says_so(client, settings):
+    settings.ALLOW_SIGNUP = True
+    client.post(reverse("signup"), {"email": "late@example.com"})
+    link = signup_link("late@example.com")
+    tampered = link[:-2] + ("A/" if link[-2] != "A" else "B/")
+    assert "This sign-up link is not valid" in client.get(tampered).content.decode()
+    settings.SIGNUP_LINK_MAX_AGE = -1
+    expired = client.get(link)
+    assert expired.status_code == 404 and "This sign-up link is not valid" in expired.content.decode()
+    client.post(link, {"password1": STRONG, "password2": STRONG})
+    assert not User.objects.filter(email="late@example.com").exists()
+
+
+def test_sign_up_emails_are_limited_per_recipient(client, settings):
+    settings.ALLOW_SIGNUP = True
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "account_email": "1/3600"}
+    assert client.post(reverse("signup"), {"email": "x@example.com"}).status_code == 302
+    refused = client.post(reverse("signup"), {"email": "x@example.com"})
+    assert refused.status_code == 429 and "Too many attempts" in refused.content.decode()
+    assert len(mail.outbox) == 1
 
 
 def test_django_admin_lists_invitations_without_their_digest(admin, client):

@@ -30,30 +30,24 @@ def test_wrong_password_is_told_plainly(client, owner):
     assert "do not match an account" in response.content.decode()
 
 
-def test_repeated_failures_lock_the_account_and_say_so(client, owner, settings):
-    settings.LOGIN_FAILURE_LIMIT = 3
-    for _ in range(3):
-        client.post(reverse("login"), {"username": owner.email, "password": "wrong"})
-    # Even the right password is refused while locked, and the user is told why.
-    response = client.post(reverse("login"), {"username": owner.email, "password": PASSWORD})
-    assert response.status_code == 200
-    assert "Too many failed attempts" in response.content.decode()
-    assert "_auth_user_id" not in client.session
-
-
-def test_failures_from_one_ip_lock_that_ip_for_other_accounts(client, settings):
-    settings.LOGIN_FAILURE_LIMIT = 3
-    for n in range(3):
-        client.post(reverse("login"), {"username": f"nobody{n}@example.com", "password": "wrong"})
-    victim = MembershipFactory().user
-    response = client.post(reverse("login"), {"username": victim.email, "password": PASSWORD})
-    assert "Too many failed attempts" in response.content.decode()
-
-
 def test_logout_is_a_post_and_ends_the_session(owner_client):
+    assert owner_client.get(reverse("logout")).status_code == 405
     response = owner_client.post(reverse("logout"))
     assert response.status_code == 302
     assert owner_client.get("/").status_code == 302
+
+
+def test_the_login_page_confirms_a_logout(owner_client):
+    page = owner_client.post(reverse("logout"), follow=True).content.decode()
+    assert "Log in" in page and "You are logged out." in page
+
+
+@pytest.mark.parametrize("embedded", [True, False])
+def test_the_login_page_says_how_to_get_the_demo_login_in_the_embedded_mode_only(client, settings, embedded):
+    settings.EMBEDDED = embedded
+    page = client.get(reverse("login")).content.decode()
+    assert ("demo@example.com" in page) is embedded
+    assert ("DEMO_PASSWORD" in page) is embedded
 
 
 def test_password_change(owner_client, owner):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -61,7 +62,9 @@ def login_page(page, live_server):
 @pytest.fixture
 def csp_violations(request):
     """The console messages in which the browser refused something under the page's
-    Content-Security-Policy; a browser test that leaves any here fails (see below)."""
+    Content-Security-Policy, and the violation reports of every document the page loads (a
+    ``securitypolicyviolation`` listener added before any script runs); a browser test that
+    leaves any here fails (see below), whether it happened on load or after an htmx swap."""
     page = request.getfixturevalue("page")
     violations: list[str] = []
 
@@ -69,12 +72,22 @@ def csp_violations(request):
         if CSP_REFUSAL in message.text:
             violations.append(message.text)
 
+    page.context.add_init_script(REPORT_VIOLATIONS)
     page.on("console", record)
     request.node.csp_violations = violations
+    request.node.csp_page = page
     return violations
 
 
 CSP_REFUSAL = "Content Security Policy"
+REPORT_VIOLATIONS = """document.addEventListener('securitypolicyviolation', (event) => console.error(
+  `Content Security Policy violation report: ${event.violatedDirective} ${event.blockedURI}`));"""
+
+
+def csp_flush(page) -> None:
+    """Let reports of what the page just did (a swap that settles a moment later) reach the test."""
+    with contextlib.suppress(Exception):  # the page is gone or navigating: nothing left to report
+        page.evaluate("new Promise((done) => requestAnimationFrame(() => setTimeout(done, 50)))")
 
 
 @pytest.fixture(autouse=True)
@@ -87,6 +100,9 @@ def _watch_for_csp_violations(request):
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
     result = yield
+    page = getattr(item, "csp_page", None)
+    if page is not None and not page.is_closed():
+        csp_flush(page)
     violations = getattr(item, "csp_violations", None)
     if violations:
         raise AssertionError("The page broke its Content-Security-Policy:\n" + "\n".join(violations))

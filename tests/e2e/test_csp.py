@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.conftest import csp_flush
 from tests.factories import MembershipFactory, ProjectFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -69,3 +70,75 @@ def test_django_admin_works_under_the_policy(login_page, live_server):
     page.goto(f"{live_server.url}/admin/console/organization/add/")
     page.get_by_label("Name").fill("Zeta")
     expect(page.get_by_role("button", name="Save", exact=True)).to_be_visible()
+
+
+# After htmx swaps ------------------------------------------------------------------------------
+# Password managers and other extensions style form fields (through the CSSOM, which the policy
+# allows, leaving a style attribute). htmx used to copy an old element's style attribute onto its
+# replacement while settling: an inline style the policy refuses. Each swap below starts from such
+# a field; the page must report nothing.
+
+STYLE_THE_FIELDS = (
+    "document.querySelectorAll('input').forEach((field) => { field.style.backgroundSize = '1px'; })"
+)
+
+
+def test_form_swaps_report_no_violation(login_page, live_server, csp_violations):
+    membership = MembershipFactory(organization__slug="acme")
+    project = ProjectFactory(organization=membership.organization, name="Storefront")
+    page = login_page(membership.user)
+    base = f"{live_server.url}/o/acme"
+
+    # Rename (Settings → General): the form swaps itself back with its error.
+    page.goto(f"{base}/projects/{project.pk}/settings/")
+    page.evaluate(STYLE_THE_FIELDS)
+    page.get_by_label("Project name").fill("")
+    page.get_by_role("button", name="Update").click()
+    expect(page.get_by_text("This field is required.")).to_be_visible()
+    csp_flush(page)
+    assert csp_violations == [], "rename"
+
+    # New project: the dialog's form swaps itself back with its error.
+    page.goto(f"{base}/")
+    page.get_by_role("link", name="New project").click()
+    dialog = page.get_by_role("dialog", name="New project")
+    expect(dialog.get_by_label("Project name")).to_be_visible()
+    page.evaluate(STYLE_THE_FIELDS)
+    dialog.get_by_role("button", name="Create project").click()
+    expect(dialog.get_by_text("This field is required.")).to_be_visible()
+    csp_flush(page)
+    assert csp_violations == [], "new project"
+
+    # Invite: the dialog is replaced, first by itself with an error, then by the link.
+    page.goto(f"{base}/settings/members/")
+    page.get_by_role("link", name="Invite member").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_label("Email")).to_be_visible()
+    page.evaluate(STYLE_THE_FIELDS)
+    dialog.get_by_label("Email").fill("not an address")
+    dialog.get_by_role("button", name="Send invitation").click()
+    expect(page.get_by_role("dialog").get_by_text("valid email", exact=False)).to_be_visible()
+    page.evaluate(STYLE_THE_FIELDS)
+    page.get_by_role("dialog").get_by_label("Email").fill("new.member@example.com")
+    page.get_by_role("dialog").get_by_role("button", name="Send invitation").click()
+    expect(page.locator("#invitation-link")).to_be_visible()
+    csp_flush(page)
+    assert csp_violations == [], "invite"
+
+
+def test_a_violation_after_a_swap_is_caught(login_page, live_server, csp_violations):
+    """The check sees what happens after a swap too: with htmx settling the style attribute as it
+    did, the same swap is reported."""
+    membership = MembershipFactory()
+    page = login_page(membership.user)
+    page.goto(f"{live_server.url}/o/{membership.organization.slug}/")
+    page.get_by_role("link", name="New project").click()
+    dialog = page.get_by_role("dialog", name="New project")
+    expect(dialog.get_by_label("Project name")).to_be_visible()
+    page.evaluate("htmx.config.attributesToSettle.push('style')")
+    page.evaluate(STYLE_THE_FIELDS)
+    dialog.get_by_role("button", name="Create project").click()
+    expect(dialog.get_by_text("This field is required.")).to_be_visible()
+    csp_flush(page)
+    assert any("style-src" in violation for violation in csp_violations)
+    csp_violations.clear()  # here the violation is the point

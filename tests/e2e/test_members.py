@@ -3,6 +3,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.core import mail
 from django.urls import reverse
 from playwright.sync_api import expect
 
@@ -25,8 +26,9 @@ def second_browser(browser):
 
 
 def test_admin_invites_a_developer_who_signs_up_then_is_demoted_and_the_audit_log_shows_it(
-    login_page, live_server, second_browser
+    login_page, live_server, second_browser, settings
 ):
+    settings.SHOW_INVITATION_LINKS = True  # the embedded mode's development display of the link
     owner = MembershipFactory(organization__name="Acme", organization__slug="acme", role=Role.OWNER)
     organization = owner.organization
     admin = MembershipFactory(organization=organization, role=Role.ADMIN, user__email="admin@example.com")
@@ -45,8 +47,14 @@ def test_admin_invites_a_developer_who_signs_up_then_is_demoted_and_the_audit_lo
     dialog.get_by_label("Role").select_option("developer")
     dialog.get_by_role("button", name="Send invitation").click()
     expect(dialog.get_by_role("heading", name="Invitation created")).to_be_visible()
-    link = dialog.locator("#invitation-link").inner_text()
-    assert re.fullmatch(rf"{re.escape(live_server.url)}/invitations/[\w-]+/", link)
+    expect(dialog).to_contain_text("We emailed the invitation to dev@example.com")
+    # The invitee gets the link by email, and only they do (in production nobody else sees it).
+    assert [message.to for message in mail.outbox] == [[INVITEE]]
+    found = re.search(rf"{re.escape(live_server.url)}/invitations/[\w-]+/", mail.outbox[0].body)
+    assert found is not None
+    link = found.group(0)
+    expect(dialog.get_by_role("note")).to_contain_text("Development only")
+    expect(dialog.locator("#invitation-link")).to_have_text(link)
     dialog.get_by_role("button", name="Copy").click()
     expect(dialog.get_by_role("button", name="Copied")).to_be_visible()
     # The pending list behind the dialog refreshed itself.
@@ -93,12 +101,12 @@ def test_admin_invites_a_developer_who_signs_up_then_is_demoted_and_the_audit_lo
     # The audit log shows all of it, newest first.
     page.get_by_role("navigation", name="Settings").get_by_role("link", name="Audit log").click()
     rows = page.get_by_role("row")
-    expect(rows.nth(1)).to_contain_text("member.role_change")
+    expect(rows.nth(1)).to_contain_text("Member's role changed")
     expect(rows.nth(1)).to_contain_text("admin@example.com")
     expect(rows.nth(1)).to_contain_text("developer")
-    expect(rows.nth(2)).to_contain_text("invitation.accept")
+    expect(rows.nth(2)).to_contain_text("Invitation accepted")
     expect(rows.nth(2)).to_contain_text(INVITEE)
-    expect(rows.nth(3)).to_contain_text("invitation.create")
+    expect(rows.nth(3)).to_contain_text("Invitation sent")
     expect(rows.nth(3)).to_contain_text("admin@example.com")
     page.get_by_label("Action").select_option("invitation.accept")
     page.get_by_role("button", name="Filter").click()

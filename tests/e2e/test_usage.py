@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from accelerate.services import accelerate_configure
+from accelerate.services import accelerate_create
 from console.audit import Actor
 from tests.factories import MembershipFactory, ProjectFactory
 from usage.metering import Meter
@@ -23,7 +23,7 @@ def test_from_view_usage_switch_range_and_project_read_a_tooltip_and_download_th
     organization = membership.organization
     storefront = ProjectFactory(organization=organization, name="Storefront")
     blog = ProjectFactory(organization=organization, name="Blog")
-    accelerate_configure(
+    accelerate_create(
         project=storefront, actor=Actor.command("test"), connection_string=database_url(), region="eu-west-1"
     )
     meter = Meter("accelerate")

@@ -54,7 +54,7 @@ def test_createapikey_prints_only_a_working_key(project):
 @pytest.mark.parametrize(
     ("project_id", "args", "message"),
     [
-        ("not-a-uuid", ["K"], "is not a project id"),
+        ("not-a-uuid", ["K"], "No project with the id not-a-uuid"),
         (str(uuid.uuid4()), ["K"], "No project with the id"),
         ("{project}", [""], "Enter a name"),
         ("{project}", ["K", "--expires-in-days", "0"], "at least one day"),

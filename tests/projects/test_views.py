@@ -136,12 +136,17 @@ def test_dashboard_links_to_the_keys_when_the_project_has_some(owner_client, pro
 # Settings → General --------------------------------------------------------------------------
 
 
-def test_rename_with_htmx_answers_inline(owner_client, project):
+def test_a_rename_shows_the_page_anew_with_the_new_name_everywhere(owner_client, project):
+    """No stale piece: the title, the breadcrumb and the heading all say the new name."""
+    old = project.name
     response = owner_client.post(url("settings", project), {"name": "Renamed"}, headers=HTMX)
-    html = response.content.decode()
+    assert response.headers["HX-Redirect"] == url("settings", project)
+    html = owner_client.get(response.headers["HX-Redirect"]).content.decode()
     assert "Project name updated." in html
-    assert '<h1 id="project-title" hx-swap-oob="true">Renamed</h1>' in html
-    assert "<html" not in html
+    assert "<title>Renamed · Settings" in html
+    assert "</a> / Renamed</p>" in html  # the breadcrumb
+    assert '<h1 id="project-title">Renamed</h1>' in html
+    assert old not in html
     project.refresh_from_db()
     assert project.name == "Renamed"
     event = AuditEvent.objects.get(action="project.rename")
@@ -244,7 +249,9 @@ def test_create_key_shows_it_once_in_the_dialog(owner_client, project):
     assert "I've stored it securely" in html and "will not be shown again" in html
     assert 'data-copy="#new-api-key"' in html
     api_key = ApiKey.objects.get(project=project, name="CI")
-    raw_key = html.split('<code id="new-api-key" data-remember-key="')[1].split(">")[1].split("</code")[0]
+    raw_key = html.split('<code id="new-api-key" hx-history="false">')[1].split("</code")[0]
+    # Said once, in the same words as the examples on the product tabs.
+    assert "in place of <code>__API_KEY__</code>" in html and "<code>PRISMA_API_KEY</code>" in html
     assert raw_key.startswith("dpk_" + api_key.prefix)
     assert api_key_authenticate(raw_key) == api_key
     assert api_key.expires is not None and (api_key.expires - api_key.created).days == 90
@@ -289,14 +296,15 @@ def test_a_key_name_used_in_the_project_is_refused(owner_client, project):
     assert ApiKey.objects.filter(project=project).count() == 2
 
 
-def test_remove_key_with_htmx_refreshes_the_table_and_closes_the_dialog(owner_client, project):
+def test_remove_key_with_htmx_shows_the_keys_page_without_it(owner_client, project):
     api_key, raw_key = api_key_create(project=project, name="Old", actor=Actor.command("test"))
     dialog = owner_client.get(url("api_key_delete", project, api_key.pk), headers=HTMX).content.decode()
     assert "Remove API key" in dialog and "irreversible" in dialog and "stops working" in dialog
     response = owner_client.post(url("api_key_delete", project, api_key.pk), headers=HTMX)
-    assert response["HX-Retarget"] == "#keys-table"
-    assert response["HX-Trigger"] == '{"closeModal": {}}'
-    assert "API key “Old” removed." in response.content.decode()
+    # The one way a dialog finishes: htmx goes to the keys page, where the message is shown.
+    assert response["HX-Redirect"] == url("api_keys", project)
+    page = owner_client.get(response["HX-Redirect"]).content.decode()
+    assert "API key “Old” removed." in page and "<code>dpk_" not in page
     assert not ApiKey.objects.exists()
     assert api_key_authenticate(raw_key) is None
     assert AuditEvent.objects.get(action="api_key.delete").details == {

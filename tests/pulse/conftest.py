@@ -1,4 +1,4 @@
-"""Pulse's tests run against real servers: the embedded PostgreSQL (wal_level=logical) stands in
+"""Pulse's tests run against real servers: the embedded demo server (wal_level=logical) stands in
 for a ready database, the machine's PostgreSQL 15 (wal_level=replica) for one that is not."""
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def url_from_conninfo(text: str) -> str:
 
 @pytest.fixture
 def source_url(source_database) -> str:
-    """A postgresql:// URL of a fresh database on the embedded server (wal_level=logical, superuser)."""
+    """A postgresql:// URL of a fresh database on the embedded demo server (wal_level=logical, superuser)."""
     return url_from_conninfo(source_database)
 
 
@@ -158,7 +158,8 @@ def proxied_source(source_database) -> Iterator[tuple[str, TcpProxy]]:
     values = conninfo.conninfo_to_dict(source_database)
     proxy = TcpProxy(int(values["port"]))
     proxy.start()
-    yield f"postgresql://{values['user']}@127.0.0.1:{proxy.port}/{values['dbname']}", proxy
+    password = f":{values['password']}" if values.get("password") else ""
+    yield f"postgresql://{values['user']}{password}@127.0.0.1:{proxy.port}/{values['dbname']}", proxy
     proxy.stop()
 
 

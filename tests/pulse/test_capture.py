@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from console.audit import Actor
 from pulse.capture.pgoutput import parse_lsn
+from pulse.capture.worker import CaptureWorker
 from pulse.models import PulseConfig, PulseEvent
 from pulse.services import pulse_disable, pulse_events_prune
 from tests.factories import ProjectFactory
@@ -259,8 +260,12 @@ def test_a_slot_dropped_by_hand_is_reported_by_name(project, source_url):
         wait_for(lambda: project.pk in worker.captures and worker.captures[project.pk].holding_lock)
         # The worker holds the slot only while it reads; between reads it can be dropped.
         wait_for(lambda: drop_slot(source_url, config.slot_name), message="the slot stayed active")
+        # A read that meets the DROP itself is reported as the slot being in use, for a moment: wait for
+        # the report that the slot is gone.
         error = wait_for(
-            lambda: config.slot_name in config_of(project).last_error and config_of(project).last_error,
+            lambda: (
+                "is not in the database" in config_of(project).last_error and config_of(project).last_error
+            ),
             timeout=8,
             message="the dropped slot was not reported",
         )
@@ -269,6 +274,32 @@ def test_a_slot_dropped_by_hand_is_reported_by_name(project, source_url):
             "console): disable Pulse and enable it again."
         )
         assert worker.captures[project.pk].is_alive()
+
+
+def test_disabling_pulse_stops_the_reader_without_calling_the_slot_dropped_outside_the_console(
+    project, source_url, caplog
+):
+    """Disabling drops the slot from the console: the reader that finds it gone stops quietly, not
+    with the warning meant for a slot someone else dropped."""
+    run_sql(source_url, "CREATE TABLE t (id int)")
+    enable(project, source_url)
+    worker = CaptureWorker(refresh=3600)  # the supervisor never looks again: the reader must notice
+    supervisor = threading.Thread(target=worker.run, daemon=True)
+    supervisor.start()
+    try:
+        wait_for(lambda: project.pk in worker.captures and worker.captures[project.pk].holding_lock)
+        reader = worker.captures[project.pk]
+        with caplog.at_level("INFO", logger="pulse.worker"):
+            result = pulse_disable(project=project, actor=Actor.command("test"))
+            assert result.dropped
+            wait_for(lambda: not reader.is_alive(), message="the reader kept going after Pulse was disabled")
+        messages = [record.getMessage() for record in caplog.records]
+        assert not any("outside the" in message for message in messages), messages
+        assert any("Pulse was disabled; stopped reading" in message for message in messages)
+        assert config_of(project).last_error == ""
+    finally:
+        worker.stop()
+        supervisor.join(15)
 
 
 def drop_slot(url: str, name: str) -> bool:

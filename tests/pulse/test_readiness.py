@@ -5,7 +5,8 @@ import uuid
 
 import pytest
 
-from pulse.readiness import Status, readiness_check, table_names_parse
+from pulse.checklist import Status
+from pulse.readiness import readiness_check, table_names_parse
 from tests.pulse.conftest import run_sql
 
 pytestmark = pytest.mark.django_db

@@ -13,16 +13,12 @@ from console.audit import Actor
 from console.models import AuditEvent
 from console.services import organization_delete
 from projects.services import project_delete
+from pulse.leftovers import pulse_leftover_recheck
 from pulse.models import PulseConfig, PulseLeftoverSlot
-from pulse.services import (
-    PulseError,
-    pulse_disable,
-    pulse_enable,
-    pulse_leftover_recheck,
-    pulse_slot_name,
-)
+from pulse.services import PulseError, pulse_disable, pulse_enable, pulse_slot_name
 from tests.factories import ProjectFactory
 from tests.pulse.conftest import publication_names, run_sql, slot_names
+from userdb.connection_strings import parse
 from userdb.encryption import decrypt
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -64,7 +60,7 @@ def test_enabling_creates_the_publication_and_a_pgoutput_slot_and_stores_the_url
     assert source_url not in stored and decrypt(stored) == source_url
     event = AuditEvent.objects.get(action="pulse.enable")
     assert event.details["slot"] == name and event.details["tables"] == "all"
-    assert event.details["database"] == source_url  # no password in it to redact
+    assert event.details["database"] == parse(source_url).redacted()  # the password never
 
 
 def test_enabling_for_picked_tables_publishes_only_those(project, source_url, source_database):

@@ -2,15 +2,19 @@ from __future__ import annotations
 
 import html
 import io
+import re
 
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import timezone
 
 from console.access import product_access_request
 from console.audit import Actor
 from console.models import Role
-from pulse.models import PulseConfig
+from projects.models import ApiKey
+from projects.services import api_key_authenticate
+from pulse.models import PulseConfig, PulseEvent
 from pulse.services import pulse_disable, pulse_enable, pulse_slot_name
 from tests.factories import ApiKeyFactory, MembershipFactory, OrganizationFactory
 from tests.pulse.conftest import publication_names, run_sql, slot_names
@@ -18,6 +22,7 @@ from tests.pulse.conftest import publication_names, run_sql, slot_names
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HX-Request": "true"}
+ACTOR = Actor.command("test")
 
 
 def url(name, project, **kwargs):
@@ -116,7 +121,7 @@ def test_enable_then_see_status_and_instructions_then_disable(
     name = pulse_slot_name(project)
     assert "Pulse is enabled for this project." in page
     assert f"<code>{name}</code>" in page and "public.orders" in page
-    assert "bytes of WAL not yet captured" in page
+    assert re.search(r"\d(\.\d)? (B|kB|MB) of WAL not yet captured", page)
     assert "No changes captured yet" in page
     assert "curl -N" in page and "http://testserver/pulse/v1/stream?model=orders" in page
     usage = reverse("usage", args=[project.organization.slug])
@@ -193,3 +198,122 @@ def test_a_leftover_slot_is_shown_until_check_again_finds_the_database(
     fragment = owner_client.post(url("leftovers_check", project), headers=HTMX).content.decode()
     assert "A replication slot may still be in your database" not in fragment
     assert slot_names(source_database) == []
+
+
+# The demo database, the form's behaviour, the snippets and the live status -----------------------
+
+
+def test_the_form_offers_the_demo_database_in_the_embedded_mode_only(
+    owner_client, project, open_access, settings
+):
+    settings.EMBEDDED = True
+    assert "Use the demo database" in owner_client.get(url("tab", project)).content.decode()
+    settings.EMBEDDED = False
+    assert "Use the demo database" not in owner_client.get(url("tab", project)).content.decode()
+    response = owner_client.post(url("enable", project), {"use_demo_database": "1", "region": "eu-west-1"})
+    assert "There is no demo database here" in response.content.decode()
+    assert not PulseConfig.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_use_the_demo_database_enables_pulse_on_its_tables(owner_client, project, open_access, demo_sandbox):
+    from console.demo import demo_database_url
+    from userdb.encryption import decrypt
+
+    response = owner_client.post(
+        url("enable", project), {"use_demo_database": "1", "region": "eu-west-1", "tables": ""}, headers=HTMX
+    )
+    assert response.headers["HX-Redirect"] == url("tab", project)
+    config = PulseConfig.objects.get(project=project)
+    assert config.enabled and decrypt(config.connection_string) == demo_database_url()
+    assert config.tables == ["public.users", "public.posts"]
+    pulse_disable(project=project, actor=Actor.command("test"))
+
+
+def test_an_error_comes_back_on_the_form_for_htmx_without_the_connection_string(
+    owner_client, project, open_access
+):
+    typed = "postgresql://app:keep-me-secret@127.0.0.1:1/app"
+    response = owner_client.post(
+        url("enable", project), {"connection_string": typed, "region": "eu-west-1"}, headers=HTMX
+    )
+    page = response.content.decode()
+    assert response.status_code == 200 and "no-store" in response["Cache-Control"]
+    assert page.lstrip().startswith('<form method="post"') and "<html" not in page
+    assert 'class="errorlist nonfield"' in page
+    assert "keep-me-secret" not in page and 'hx-preserve="true"' in page
+    assert 'hx-disabled-elt="#pulse-check-button, #pulse-enable-button, #pulse-demo-button"' in page
+    missing = owner_client.post(
+        url("enable", project), {"region": "eu-west-1"}, headers=HTMX
+    ).content.decode()
+    assert "Enter the connection string of your database." in missing
+
+
+def test_the_region_defaults_to_the_gateways_own(owner_client, project, open_access, settings):
+    page = owner_client.get(url("tab", project)).content.decode()
+    assert re.search(rf'<option value="{settings.GATEWAY_REGION}"[^>]*selected', page)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_examples_use_a_covered_table_and_one_placeholder_for_the_key(
+    owner_client, project, open_access, source_url
+):
+    run_sql(source_url, "CREATE TABLE customers (id int PRIMARY KEY)")
+    pulse_enable(project=project, connection_string=source_url, region="eu-west-1", tables=[], actor=ACTOR)
+    page = owner_client.get(url("tab", project)).content.decode()
+    assert "model=TABLE" in page  # all tables, and the worker has not listed them yet
+    PulseConfig.objects.filter(project=project).update(captured_models=["customers", "audit.entries"])
+    page = owner_client.get(url("tab", project)).content.decode()
+    assert "?model=audit.entries" in page or "?model=customers" in page
+    assert "orders" not in page
+    assert "PRISMA_API_KEY=__API_KEY__" in page and 'Authorization: Bearer __API_KEY__"' in page
+    assert 'os.environ["PRISMA_API_KEY"]' in page and "PULSE_API_KEY" not in page
+    pulse_disable(project=project, actor=ACTOR)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_generate_api_key_fills_every_snippet_once(owner_client, project, open_access, source_url):
+    run_sql(source_url, "CREATE TABLE orders (id int PRIMARY KEY)")
+    pulse_enable(
+        project=project, connection_string=source_url, region="eu-west-1", tables=["orders"], actor=ACTOR
+    )
+    response = owner_client.post(url("api_key_generate", project), headers=HTMX)
+    page = response.content.decode()
+    assert response.status_code == 200 and "no-store" in response["Cache-Control"]
+    assert page.lstrip().startswith('<section class="card" id="pulse-snippets"')
+    found = re.search(r"PRISMA_API_KEY=(dpk_\w+)", page)
+    assert found is not None
+    key = found.group(1)
+    api_key = ApiKey.objects.get(project=project)
+    assert api_key.name == "Pulse key" and api_key_authenticate(key) == api_key
+    assert f'Authorization: Bearer {key}"' in page and "__API_KEY__" not in page
+    assert key not in owner_client.get(url("tab", project)).content.decode()
+    pulse_disable(project=project, actor=ACTOR)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_last_capture_never_lags_the_events_listed(owner_client, project, open_access, source_url):
+    """The live tail brings the status's "Last change captured" along (out of band)."""
+    run_sql(source_url, "CREATE TABLE orders (id int PRIMARY KEY)")
+    pulse_enable(
+        project=project, connection_string=source_url, region="eu-west-1", tables=["orders"], actor=ACTOR
+    )
+    events = owner_client.get(url("events", project), headers=HTMX).content.decode()
+    assert "No events captured yet" in events and "No changes captured yet" in events
+    PulseEvent.objects.create(
+        project=project,
+        model_name="orders",
+        action="create",
+        payload={"created": {"id": 1}},
+        lsn=1,
+        position=0,
+        seq=1,
+        committed_at=timezone.now(),
+    )
+    events = owner_client.get(url("events", project), headers=HTMX).content.decode()
+    assert 'data-event-id="' in events
+    assert '<dd id="pulse-last-capture" hx-swap-oob="true"><time' in events
+    assert "No changes captured yet" not in events
+    status = owner_client.get(url("status", project), headers=HTMX).content.decode()
+    assert "No changes captured yet" not in status
+    pulse_disable(project=project, actor=ACTOR)

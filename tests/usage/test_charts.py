@@ -6,7 +6,16 @@ import datetime as dt
 
 import pytest
 
-from usage.charts import PLOT_BOTTOM, PLOT_TOP, Series, bar_chart, format_bytes, format_count, format_exact
+from usage.charts import (
+    PLOT_BOTTOM,
+    PLOT_TOP,
+    Scale,
+    Series,
+    bar_chart,
+    format_bytes,
+    format_count,
+    format_exact,
+)
 
 
 @pytest.mark.parametrize(
@@ -98,3 +107,19 @@ def test_hour_axes_name_the_day_at_midnight():
     )
     labels = [t.label for t in chart.x_ticks]
     assert labels == ["16:00", "20:00", "Nov 26", "04:00", "08:00", "12:00"]
+
+
+@pytest.mark.parametrize(
+    ("peak", "top", "labels"),
+    [
+        (0, 1, ["0", "1"]),
+        (37, 40, ["0", "10", "20", "30", "40"]),
+        (40, 40, ["0", "10", "20", "30", "40"]),
+        (1234, 1500, ["0", "500", "1k", "1.5k"]),
+    ],
+)
+def test_the_y_axis_ends_on_the_first_round_step_at_or_above_the_peak(peak, top, labels):
+    scale = Scale.fitting(peak)
+    assert scale.top == top
+    assert [tick.label for tick in scale.ticks("count")] == labels
+    assert (scale.y(0), scale.y(top)) == (PLOT_BOTTOM, PLOT_TOP)

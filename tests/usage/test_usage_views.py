@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import time
 import uuid
 
@@ -65,6 +66,20 @@ def test_a_viewer_reads_totals_charts_and_exact_values_on_a_read_only_page(
     assert "Show as table" in page and 'role="img"' in page
     assert "<form" not in page.split('id="main"')[1]  # nothing to change here
     assert 'aria-current="page">Usage</a>' in page  # the sidebar's entry
+
+
+def test_a_tile_says_a_number_once_and_adds_the_exact_one_only_when_it_differs(
+    owner_client, organization, project
+):
+    record("accelerate", project, queries=1234, cache_misses=7)
+    record("pulse", project, events_captured=5)
+    page = owner_client.get(usage_url(organization)).content.decode()
+    tiles = dict(re.findall(r"<div><dt>([^<]+)</dt><dd>(.*?)</dd></div>", page))
+    assert tiles["Events captured"] == '<span class="stat-value">5</span>'
+    assert tiles["Cache misses"] == '<span class="stat-value">7</span>'
+    assert (
+        tiles["Queries"] == '<span class="stat-value">1.2k</span> <small class="muted">1,234 queries</small>'
+    )
 
 
 def test_range_project_and_product_are_query_parameters_and_the_links_keep_the_others(

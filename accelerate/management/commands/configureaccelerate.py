@@ -5,8 +5,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from accelerate import services
-from accelerate.management.commands._project import project_by_id
+from accelerate import selectors, services
 from accelerate.models import (
     CONNECTION_LIMIT,
     POOL_TIMEOUT_SECONDS,
@@ -14,6 +13,7 @@ from accelerate.models import (
     RESPONSE_SIZE_LIMIT_MB,
 )
 from console.audit import Actor
+from projects.selectors import project_get
 
 
 class Command(BaseCommand):
@@ -32,18 +32,24 @@ class Command(BaseCommand):
         parser.add_argument("--response-size-limit", type=int, default=RESPONSE_SIZE_LIMIT_MB[2], help="MB.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        project = project_by_id(options["project_id"])
+        project = project_get(project_id=options["project_id"])
+        if project is None:
+            raise CommandError(f"No project with the id {options['project_id']}.")
+        arguments = {
+            "actor": Actor.command("configureaccelerate"),
+            "connection_string": options["url"],
+            "region": options["region"],
+            "connection_limit": options["connection_limit"],
+            "pool_timeout_seconds": options["pool_timeout"],
+            "query_timeout_seconds": options["query_timeout"],
+            "response_size_limit_mb": options["response_size_limit"],
+        }
+        existing = selectors.accelerate_config_for_project(project=project)
         try:
-            config = services.accelerate_configure(
-                project=project,
-                actor=Actor.command("configureaccelerate"),
-                connection_string=options["url"],
-                region=options["region"],
-                connection_limit=options["connection_limit"],
-                pool_timeout_seconds=options["pool_timeout"],
-                query_timeout_seconds=options["query_timeout"],
-                response_size_limit_mb=options["response_size_limit"],
-            )
+            if existing is None:
+                config = services.accelerate_create(project=project, **arguments)
+            else:
+                config = services.accelerate_update(config=existing, **arguments)
         except ValidationError as error:
             raise CommandError(" ".join(error.messages)) from None
         state = "enabled" if config.enabled else "configured but disabled"

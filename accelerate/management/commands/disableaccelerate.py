@@ -5,8 +5,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accelerate import selectors, services
-from accelerate.management.commands._project import project_by_id
 from console.audit import Actor
+from projects.selectors import project_get
 
 
 class Command(BaseCommand):
@@ -16,7 +16,9 @@ class Command(BaseCommand):
         parser.add_argument("project_id", help="The project's id (a UUID).")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        project = project_by_id(options["project_id"])
+        project = project_get(project_id=options["project_id"])
+        if project is None:
+            raise CommandError(f"No project with the id {options['project_id']}.")
         config = selectors.accelerate_config_for_project(project=project)
         if config is None:
             raise CommandError(f"Accelerate is not configured for {project.name}.")

@@ -7,7 +7,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from console import services
 from console.audit import Actor
-from console.models import Organization, Role, User
+from console.models import Role
+from console.selectors import organization_get, user_get_by_email
 
 
 class Command(BaseCommand):
@@ -19,16 +20,12 @@ class Command(BaseCommand):
         parser.add_argument("--role", required=True, help=f"One of: {', '.join(Role.values)}.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
-            organization = Organization.objects.get(slug=options["organization_slug"])
-        except Organization.DoesNotExist:
-            raise CommandError(f"No organization with the slug {options['organization_slug']}.") from None
-        try:
-            user = User.objects.get(email__iexact=options["email"].strip())
-        except User.DoesNotExist:
-            raise CommandError(
-                f"No user with the email {options['email']}; create one with `createuser`."
-            ) from None
+        organization = organization_get(slug=options["organization_slug"])
+        if organization is None:
+            raise CommandError(f"No organization with the slug {options['organization_slug']}.")
+        user = user_get_by_email(email=options["email"])
+        if user is None:
+            raise CommandError(f"No user with the email {options['email']}; create one with `createuser`.")
         try:
             membership = services.membership_add(
                 organization=organization, user=user, role=options["role"], actor=Actor.command("addmember")

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from console import services
 from console.audit import Actor
-from console.models import User
+from console.selectors import user_get_by_email
 
 
 class Command(BaseCommand):
@@ -19,12 +19,9 @@ class Command(BaseCommand):
         parser.add_argument("--slug", help="The URL slug; derived from the name when omitted.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
-            owner = User.objects.get(email__iexact=options["owner"].strip())
-        except User.DoesNotExist:
-            raise CommandError(
-                f"No user with the email {options['owner']}; create one with `createuser`."
-            ) from None
+        owner = user_get_by_email(email=options["owner"])
+        if owner is None:
+            raise CommandError(f"No user with the email {options['owner']}; create one with `createuser`.")
         try:
             organization = services.organization_create(
                 name=options["name"],

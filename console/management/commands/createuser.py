@@ -21,7 +21,18 @@ class Command(BaseCommand):
             action="store_true",
             help="Read the password from the first line of standard input.",
         )
-        parser.add_argument("--staff", action="store_true", help="Allow this user into Django admin.")
+        access = parser.add_mutually_exclusive_group()
+        access.add_argument(
+            "--staff",
+            action="store_true",
+            help="Allow this user into Django admin with no permissions until a superuser grants some "
+            "(the user's Permissions, or a group).",
+        )
+        access.add_argument(
+            "--superuser",
+            action="store_true",
+            help="Allow this user into Django admin with every permission.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         password = None
@@ -35,10 +46,21 @@ class Command(BaseCommand):
                 raise CommandError(" ".join(error.messages)) from None
         try:
             user = services.user_create(
-                email=options["email"], password=password, name=options["name"], is_staff=options["staff"]
+                email=options["email"],
+                password=password,
+                name=options["name"],
+                is_staff=options["staff"],
+                is_superuser=options["superuser"],
             )
         except ValidationError as error:
             raise CommandError(" ".join(error.messages)) from None
         self.stdout.write(user.email)
+        if user.is_superuser:
+            self.stderr.write("A superuser: Django admin with every permission.")
+        elif user.is_staff:
+            self.stderr.write(
+                "Staff without permissions yet: a superuser grants them in Django admin "
+                "(Users › Permissions, or a group)."
+            )
         if password is None:
             self.stderr.write("The user has no password yet: set one with `manage.py changepassword EMAIL`.")

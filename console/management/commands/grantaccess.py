@@ -7,8 +7,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from console.access import product_access_grant, product_access_revoke
 from console.audit import Actor
-from console.models import Organization
 from console.products import product_get, products_all
+from console.selectors import organization_get
 
 
 class Command(BaseCommand):
@@ -22,10 +22,9 @@ class Command(BaseCommand):
         parser.add_argument("--revoke", action="store_true", help="Remove the grant instead.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
-            organization = Organization.objects.get(slug=options["organization_slug"])
-        except Organization.DoesNotExist:
-            raise CommandError(f"No organization with the slug {options['organization_slug']}.") from None
+        organization = organization_get(slug=options["organization_slug"])
+        if organization is None:
+            raise CommandError(f"No organization with the slug {options['organization_slug']}.")
         try:
             product = product_get(options["product"])
         except ValueError as error:

@@ -8,7 +8,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from console.audit import Actor
 from projects import services
-from projects.management.commands._lookup import project_by_id
+from projects.selectors import project_get
 
 
 class Command(BaseCommand):
@@ -29,7 +29,9 @@ class Command(BaseCommand):
 
     @sensitive_variables("raw_key")
     def handle(self, *args: Any, **options: Any) -> None:
-        project = project_by_id(options["project_id"])
+        project = project_get(project_id=options["project_id"])
+        if project is None:
+            raise CommandError(f"No project with the id {options['project_id']}.")
         try:
             api_key, raw_key = services.api_key_create(
                 project=project,

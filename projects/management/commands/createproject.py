@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from console.audit import Actor
-from console.models import Organization
+from console.selectors import organization_get
 from projects import services
 
 
@@ -18,10 +18,9 @@ class Command(BaseCommand):
         parser.add_argument("name", metavar="NAME")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
-            organization = Organization.objects.get(slug=options["organization_slug"])
-        except Organization.DoesNotExist:
-            raise CommandError(f"No organization with the slug “{options['organization_slug']}”.") from None
+        organization = organization_get(slug=options["organization_slug"])
+        if organization is None:
+            raise CommandError(f"No organization with the slug {options['organization_slug']}.")
         try:
             project = services.project_create(
                 organization=organization, name=options["name"], actor=Actor.command("createproject")

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from console.audit import Actor
 from projects import services
 from projects.keys import DISPLAY_LENGTH, KEY_PREFIX
-from projects.management.commands._lookup import project_by_id
+from projects.selectors import project_get
 
 
 class Command(BaseCommand):
@@ -21,7 +21,9 @@ class Command(BaseCommand):
         parser.add_argument("key_prefix", metavar="KEY_PREFIX", help="e.g. dpk_Ab3x9QpL or Ab3x9QpL")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        project = project_by_id(options["project_id"])
+        project = project_get(project_id=options["project_id"])
+        if project is None:
+            raise CommandError(f"No project with the id {options['project_id']}.")
         prefix = options["key_prefix"].strip().rstrip("…").removesuffix("...").removeprefix(KEY_PREFIX)
         if len(prefix) != DISPLAY_LENGTH:
             raise CommandError(

@@ -6,7 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from console.audit import Actor
-from projects.models import Project
+from projects.selectors import project_get
 from pulse.selectors import pulse_drop_sql
 from pulse.services import PulseError, pulse_disable
 
@@ -21,9 +21,9 @@ class Command(BaseCommand):
         parser.add_argument("project_id", type=uuid.UUID, help="The project's id (a UUID).")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        project = Project.objects.filter(pk=options["project_id"]).first()
+        project = project_get(project_id=options["project_id"])
         if project is None:
-            raise CommandError(f"No project with id {options['project_id']}.")
+            raise CommandError(f"No project with the id {options['project_id']}.")
         try:
             result = pulse_disable(project=project, actor=Actor.command("disablepulse"))
         except PulseError as error:

@@ -6,8 +6,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from console.audit import Actor
-from projects.models import Project
-from pulse.readiness import Status
+from projects.selectors import project_get
+from pulse.checklist import Status
 from pulse.services import PulseError, pulse_enable, pulse_tables_clean
 from userdb.regions import region_choices
 
@@ -27,9 +27,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        project = Project.objects.filter(pk=options["project_id"]).first()
+        project = project_get(project_id=options["project_id"])
         if project is None:
-            raise CommandError(f"No project with id {options['project_id']}.")
+            raise CommandError(f"No project with the id {options['project_id']}.")
         try:
             config = pulse_enable(
                 project=project,

@@ -6,7 +6,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from console.models import Organization
+from console.selectors import organization_get
 from usage.charts import format_bytes
 from usage.metering import METRICS
 from usage.selectors import (
@@ -34,10 +34,9 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print JSON instead of text.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
-            organization = Organization.objects.get(slug=options["organization_slug"])
-        except Organization.DoesNotExist:
-            raise CommandError(f"No organization with the slug {options['organization_slug']}.") from None
+        organization = organization_get(slug=options["organization_slug"])
+        if organization is None:
+            raise CommandError(f"No organization with the slug {options['organization_slug']}.")
         days = options["days"]
         if not 1 <= days <= settings.USAGE_RETENTION_DAYS:
             raise CommandError(
