@@ -83,8 +83,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# Credentials in console paths: an invitation link's token, a password-reset link's token.
+INVITATION_TOKEN = "inv" + uuid.uuid4().hex + uuid.uuid4().hex[:8]
+RESET_TOKEN = "cz1k2a-" + uuid.uuid4().hex
+
+
 def serve_and_collect_output(command: list[str], port: int, key: str, data_dir: Path) -> str:
-    """Start the server, send it requests with the key in the query string, stop it; its output."""
+    """Start the server, send it requests with the key in the query string (and links with tokens
+    in their path), stop it; its output."""
     server = subprocess.Popen(
         command,
         cwd=ROOT,
@@ -109,6 +115,9 @@ def serve_and_collect_output(command: list[str], port: int, key: str, data_dir: 
             ("POST", f"/pulse/v1/streams/billing/ack?api_key={key}", b'{"id": 1}'),
             ("GET", f"/login/?next=/&api_key={key}", None),
             ("GET", f"/no-such-page/?api_key={key}", None),
+            ("GET", f"/invitations/{INVITATION_TOKEN}/", None),
+            ("GET", f"/invitations/{INVITATION_TOKEN}", None),  # redirected to the slash
+            ("GET", f"/account/password/reset/MQ/{RESET_TOKEN}/", None),
         ]
         for method, path, body in requests:
             client = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
@@ -140,6 +149,9 @@ def test_the_documented_production_command_logs_requests_but_never_a_key(key, da
     assert key not in output, output
     assert key[4:20] not in output, output
     assert "api_key=" not in output, output
+    # Links that are credentials are logged without them.
+    assert "/invitations/[redacted]/" in output, output
+    assert INVITATION_TOKEN not in output and RESET_TOKEN not in output, output
 
 
 def test_make_run_web_server_never_logs_a_key(key, data_dir):
