@@ -13,6 +13,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
@@ -175,7 +176,7 @@ def test_every_line_is_redacted_by_the_one_formatter_whatever_logged_it():
     raw_key = key_generate()
     # Every logger, uvicorn's included, writes through the one handler with the redacting formatter
     # (the configuration, not this process's loggers: in-process test servers reconfigure uvicorn's).
-    logging_config = django_settings.LOGGING
+    logging_config: dict[str, Any] = django_settings.LOGGING
     handler = logging_config["handlers"]["console"]
     assert (
         logging_config["formatters"][handler["formatter"]]["class"] == "config.log_format.RedactingFormatter"
