@@ -9,6 +9,10 @@ the console database the benchmark's scratch database on the console's own embed
   the rate is events logged per second from the first to the last (what the worker sustains).
 - Latency: a writer commits single-row transactions at a steady 500/s; subscribers (asyncio
   sockets in this process) stamp each event on arrival; latency = arrival - commit returned.
+  After the writer stops, the run waits (at most ``DRAIN_LIMIT`` seconds) until every committed
+  row reached every subscriber, so a late row is told apart from a lost one: the table says how
+  long after the writer stopped the last one arrived, and names any row that never did (with
+  how many subscribers missed it) and any delivered twice.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from bench.common import percentile, scratch_database, setup_django, table, users_server_url
@@ -28,6 +33,7 @@ from bench.common import percentile, scratch_database, setup_django, table, user
 ROW_ID = re.compile(rb'"created": \{"id": "?(\d+)')  # bigint: a string in JSON
 RATE = 500  # commits per second in the latency runs
 SECONDS = 10
+DRAIN_LIMIT = 30.0  # seconds to wait, after the writer stopped, for the last rows to arrive
 
 
 def _free_port() -> int:
@@ -78,17 +84,21 @@ def _write_steady(source: str, start_id: int, committed: dict[int, float], stop:
                 time.sleep(delay)
 
 
+class Subscriber:
+    """What one subscriber received: the arrival time of each row (the first, if it came twice)."""
+
+    def __init__(self) -> None:
+        self.arrived: dict[int, float] = {}
+        self.duplicates: list[int] = []
+        self.ended = False  # the server closed the stream
+
+
 async def _subscribe(
-    port: int,
-    key: str,
-    count: int,
-    arrivals: list[tuple[int, float]],
-    ready: asyncio.Event,
-    stop: asyncio.Event,
+    port: int, key: str, subscribers: list[Subscriber], ready: asyncio.Event, stop: asyncio.Event
 ) -> None:
     connected = 0
 
-    async def one() -> None:
+    async def one(subscriber: Subscriber) -> None:
         nonlocal connected
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(
@@ -100,7 +110,7 @@ async def _subscribe(
         while b": connected" not in seen:
             seen += await reader.read(65536)
         connected += 1
-        if connected == count:
+        if connected == len(subscribers):
             ready.set()
         buffer = b""
         while not stop.is_set():
@@ -109,6 +119,7 @@ async def _subscribe(
             except TimeoutError:
                 continue
             if not chunk:
+                subscriber.ended = True
                 return
             now = time.monotonic()
             buffer += chunk
@@ -116,19 +127,39 @@ async def _subscribe(
             for frame in complete:
                 match = ROW_ID.search(frame)
                 if match:
-                    arrivals.append((int(match.group(1)), now))
+                    row = int(match.group(1))
+                    if row in subscriber.arrived:
+                        subscriber.duplicates.append(row)
+                    else:
+                        subscriber.arrived[row] = now
         writer.close()
 
-    await asyncio.gather(*(one() for _ in range(count)))
+    await asyncio.gather(*(one(subscriber) for subscriber in subscribers))
 
 
-def _latency(port: int, key: str, source: str, subscribers: int, start_id: int) -> tuple[float, float, int]:
-    arrivals: list[tuple[int, float]] = []
+@dataclass
+class LatencyRun:
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    committed: int
+    drained_after: float | None  # seconds after the writer stopped until the last row arrived
+    missing: dict[int, int]  # row id -> for how many subscribers it never arrived
+    duplicated: int
+    ended: int  # subscribers whose stream the server closed
+
+
+def _latency(port: int, key: str, source: str, count: int, start_id: int) -> LatencyRun:
+    subscribers = [Subscriber() for _ in range(count)]
     committed: dict[int, float] = {}
+    drained_after: list[float] = []
+
+    def complete() -> bool:
+        return all(len(s.arrived) >= len(committed) for s in subscribers)
 
     async def run() -> None:
         ready, stop = asyncio.Event(), asyncio.Event()
-        task = asyncio.ensure_future(_subscribe(port, key, subscribers, arrivals, ready, stop))
+        task = asyncio.ensure_future(_subscribe(port, key, subscribers, ready, stop))
         await asyncio.wait_for(ready.wait(), 30)
         halt = threading.Event()
         writer = threading.Thread(target=_write_steady, args=(source, start_id, committed, halt))
@@ -136,14 +167,48 @@ def _latency(port: int, key: str, source: str, subscribers: int, start_id: int) 
         await asyncio.sleep(SECONDS)
         halt.set()
         await asyncio.to_thread(writer.join)
-        await asyncio.sleep(1.0)  # the last events arrive
+        stopped = time.monotonic()
+        # Bounded wait for the last rows: late is not lost.
+        while time.monotonic() - stopped < DRAIN_LIMIT and not complete():
+            await asyncio.sleep(0.05)
+        if complete():
+            last = max((max(s.arrived.values(), default=stopped) for s in subscribers), default=stopped)
+            drained_after.append(max(0.0, last - stopped))
         stop.set()
         await task
 
     asyncio.run(run())
-    latencies = [arrived - committed[row] for row, arrived in arrivals if row in committed]
-    missing = len(committed) * subscribers - len(latencies)
-    return percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000, missing
+    latencies = [
+        arrived - committed[row]
+        for s in subscribers
+        for row, arrived in s.arrived.items()
+        if row in committed
+    ]
+    missing: dict[int, int] = {}
+    for s in subscribers:
+        for row in committed.keys() - s.arrived.keys():
+            missing[row] = missing.get(row, 0) + 1
+    return LatencyRun(
+        p50_ms=percentile(latencies, 50) * 1000,
+        p99_ms=percentile(latencies, 99) * 1000,
+        max_ms=max(latencies, default=0.0) * 1000,
+        committed=len(committed),
+        drained_after=drained_after[0] if drained_after else None,
+        missing=missing,
+        duplicated=sum(len(s.duplicates) for s in subscribers),
+        ended=sum(s.ended for s in subscribers),
+    )
+
+
+def _describe_missing(missing: dict[int, int]) -> str:
+    """The rows that never arrived, with for how many subscribers, e.g. "3 row(s) never arrived:
+    200117 (2 subscribers), 200118 (2), 200450 (100)" (at most ten named)."""
+    rows = sorted(missing)
+    named = ", ".join(
+        f"{row} ({missing[row]}{' subscribers' if i == 0 else ''})" for i, row in enumerate(rows[:10])
+    )
+    more = f", and {len(rows) - 10} more" if len(rows) > 10 else ""
+    return f"{len(rows)} row(s) never arrived: {named}{more}"
 
 
 def main() -> None:
@@ -253,17 +318,32 @@ def main() -> None:
                         raise
                     time.sleep(0.1)
             next_id = 200_000
+            deliveries = []
             for subscribers in (1, 100):
-                p50, p99, missing = _latency(port, key, source, subscribers, next_id)
+                run = _latency(port, key, source, subscribers, next_id)
                 next_id += 100_000
                 rows.append(
                     [
                         f"commit → subscriber, {RATE}/s, {subscribers} subscriber(s)",
-                        f"{SECONDS} s" + (f", {missing} not received" if missing else ""),
-                        f"p50 {p50:.1f} ms, p99 {p99:.1f} ms",
+                        f"{SECONDS} s, {run.committed:,} rows",
+                        f"p50 {run.p50_ms:.1f} ms, p99 {run.p99_ms:.1f} ms, max {run.max_ms:.0f} ms",
                     ]
                 )
+                if run.drained_after is not None:
+                    verdict = (
+                        f"every row reached all {subscribers}; the last {run.drained_after:.2f} s "
+                        "after the writer stopped"
+                    )
+                else:
+                    verdict = f"NOT ALL DELIVERED within {DRAIN_LIMIT:g} s: {_describe_missing(run.missing)}"
+                if run.duplicated:
+                    verdict += f"; {run.duplicated} delivered twice"
+                if run.ended:
+                    verdict += f"; {run.ended} stream(s) closed by the server"
+                deliveries.append(f"{subscribers} subscriber(s): {verdict}")
             print(table(["measure", "load", "result"], rows))
+            for line in deliveries:
+                print(line)
         finally:
             for process in processes:
                 process.terminate()

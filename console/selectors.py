@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core import signing
+from django.core.exceptions import BadRequest
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
@@ -130,11 +131,19 @@ class AuditCursor:
 
     @classmethod
     def decode(cls, value: str) -> AuditCursor | None:
-        """The cursor from a ``before`` parameter, or None when it is not one of ours."""
-        micros, _, event_id = value.partition(".")
-        if not (micros.isdigit() and event_id.isdigit()) or len(micros) > 18:
+        """The cursor from a ``before`` parameter (None when empty: the first page).
+
+        Anything else that is not a cursor this page made — not two numbers, a time outside
+        what a date can hold, an id past bigint — is bad input: ``BadRequest`` (400)."""
+        if not value:
             return None
-        return cls(created=_EPOCH + timedelta(microseconds=int(micros)), id=int(event_id))
+        micros, _, event_id = value.partition(".")
+        if micros.isdigit() and event_id.isdigit() and len(micros) <= 18 and int(event_id) < 2**63:
+            try:
+                return cls(created=_EPOCH + timedelta(microseconds=int(micros)), id=int(event_id))
+            except OverflowError:  # past the year 9999
+                pass
+        raise BadRequest("The audit log's “before” parameter is not a position in the log.")
 
 
 @dataclass(frozen=True)

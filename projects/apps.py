@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_delete
 
 
 class ProjectsConfig(AppConfig):
@@ -8,10 +7,7 @@ class ProjectsConfig(AppConfig):
 
     def ready(self) -> None:
         from console.audit import audit_vocabulary_register
-        from projects.models import ApiKey
-        from projects.signals import api_key_deleted
 
-        post_delete.connect(api_key_deleted, sender=ApiKey, dispatch_uid="projects.api_key_deleted")
         audit_vocabulary_register(
             actions={
                 "project.create": "Project created",

@@ -2,22 +2,22 @@
 
 Why a cache: the data planes authenticate every request, and a warm lookup should cost
 no query at all. Why it is safe: a deleted key must stop working everywhere within one
-second (DESIGN.md section 5), so every deletion publishes a new *revocation token* in
-the shared Django cache (Redis in production; see ``ApiKey`` deletions in
-``projects.signals``), and each process compares the token it last saw with the shared
-one at most every ``REVOCATION_CHECK_SECONDS`` (0.5 s). A changed token — or a missing
-or unreadable one, e.g. Redis flushed or down — drops every cached entry, so the next
-lookup goes to the database. A process therefore serves a revoked key for at most
-``REVOCATION_CHECK_SECONDS`` after the token changed, which is well inside the promised
-second, and it does one shared-cache read per half second, not one per request.
+second (DESIGN.md section 5), so the console database carries a *revocation counter*
+(``ApiKeyRevocations``): triggers bump it in the same transaction that deletes key rows
+or changes their digest, expiry or project, whatever deletes them (a service, a cascade,
+Django admin, ``manage.py deleteapikey`` in another process, plain SQL). Each process
+compares the counter it last saw with the database's at most every
+``REVOCATION_CHECK_SECONDS`` (0.5 s); a changed one — or an unreadable one — drops every
+cached entry, so the next lookup goes to the database. A process therefore serves a
+revoked key for at most ``REVOCATION_CHECK_SECONDS`` after the deletion committed, well
+inside the promised second, and it costs one one-row query per half second, not one per
+request — whatever the cache backend (the shared Django cache is not involved: with the
+default local-memory cache, each process's cache is its own, and a command run in
+another process would not reach it).
 
-With the default local-memory cache the token is only shared inside one process; that
-is the embedded single-process setup. Several processes need a shared ``CACHE_URL``
-(the deployment docs require Redis for more than one web process).
-
-The token is published only after the deleting transaction commits. A lookup that
-raced the deletion read the token *before* its query, so the next check sees the new
-token; an entry fetched before a clear is refused by the generation check in ``put``.
+The bump commits with the deletion. A lookup that raced the deletion read the counter
+*before* its query, so the next check sees the new value; an entry fetched before a
+clear is refused by the generation check in ``put``.
 """
 
 from __future__ import annotations
@@ -25,19 +25,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from django.core.cache import cache
+from django.db import DatabaseError
+
+from projects.models import ApiKeyRevocations
 
 if TYPE_CHECKING:
     from projects.models import ApiKey
 
 logger = logging.getLogger(__name__)
 
-REVOCATION_TOKEN_CACHE_KEY = "projects:api-key-revocation-token"  # noqa: S105 (a cache key name)
 REVOCATION_CHECK_SECONDS = 0.5
 MAX_ENTRIES = 10_000
 # A safety net only: entries are dropped on revocation long before this.
@@ -51,7 +51,7 @@ class _Entry:
 
 
 class ApiKeyLookupCache:
-    """Digest → ApiKey (with its project), valid while the shared revocation token is unchanged.
+    """Digest → ApiKey (with its project), valid while the revocation counter is unchanged.
 
     Cached ``ApiKey`` objects are shared between callers: treat them as read-only.
     Thread-safe; ``clock`` is injectable so tests can move time forward.
@@ -69,7 +69,7 @@ class ApiKeyLookupCache:
         return self.clock() - self._checked_at >= REVOCATION_CHECK_SECONDS
 
     def revocation_token_seen(self, token: str | None, *, checked_at: float) -> None:
-        """Record the shared token read at ``checked_at``; a changed or missing one clears the cache."""
+        """Record the counter read at ``checked_at`` (as text); a changed or missing one clears the cache."""
         with self._lock:
             if token is None or token != self._token:
                 self._entries.clear()
@@ -102,38 +102,23 @@ class ApiKeyLookupCache:
 
 
 def revocation_token_read() -> str | None:
-    """The shared revocation token, created when missing; None when the shared cache fails."""
+    """The revocation counter, as text ("0" while no key was ever revoked); None when it cannot
+    be read (the lookups are then not cached)."""
     try:
-        token = cache.get(REVOCATION_TOKEN_CACHE_KEY)
-        if token is None:
-            cache.add(REVOCATION_TOKEN_CACHE_KEY, uuid.uuid4().hex, timeout=None)
-            token = cache.get(REVOCATION_TOKEN_CACHE_KEY)
-    except Exception:
-        logger.warning("Cannot read the API key revocation token; not caching key lookups.", exc_info=True)
+        generation = ApiKeyRevocations.objects.filter(pk=1).values_list("generation", flat=True).first()
+    except DatabaseError:
+        logger.warning("Cannot read the API key revocation counter; not caching key lookups.", exc_info=True)
         return None
-    return token if isinstance(token, str) else None
+    return str(generation or 0)
 
 
 async def arevocation_token_read() -> str | None:
     """``revocation_token_read`` for async callers."""
     try:
-        token = await cache.aget(REVOCATION_TOKEN_CACHE_KEY)
-        if token is None:
-            await cache.aadd(REVOCATION_TOKEN_CACHE_KEY, uuid.uuid4().hex, timeout=None)
-            token = await cache.aget(REVOCATION_TOKEN_CACHE_KEY)
-    except Exception:
-        logger.warning("Cannot read the API key revocation token; not caching key lookups.", exc_info=True)
+        generation = (
+            await ApiKeyRevocations.objects.filter(pk=1).values_list("generation", flat=True).afirst()
+        )
+    except DatabaseError:
+        logger.warning("Cannot read the API key revocation counter; not caching key lookups.", exc_info=True)
         return None
-    return token if isinstance(token, str) else None
-
-
-def revocation_publish() -> None:
-    """Tell every process to drop its cached key lookups (call after a deletion commits).
-
-    A failure is logged, not raised: the deletion has committed, and a process that
-    cannot read the shared cache does not cache lookups either.
-    """
-    try:
-        cache.set(REVOCATION_TOKEN_CACHE_KEY, uuid.uuid4().hex, timeout=None)
-    except Exception:
-        logger.exception("Cannot publish an API key revocation to the shared cache.")
+    return str(generation or 0)

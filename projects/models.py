@@ -77,3 +77,20 @@ class ApiKey(models.Model):
 
     def is_expired(self, now: datetime) -> bool:
         return self.expires is not None and self.expires <= now
+
+
+class ApiKeyRevocations(models.Model):
+    """How a revocation reaches every process: one row whose ``generation`` the database itself
+    bumps, in the same transaction, whenever key rows are deleted or truncated or their digest,
+    expiry or project change (triggers in migration 0003, so every path counts: services, cascades,
+    Django admin, ``manage.py deleteapikey``, raw SQL). Each process's key cache reads it at most
+    every half second and forgets its cached lookups when it moved (``projects.key_cache``)."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    generation = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "API key revocation counter"
+
+    def __str__(self) -> str:
+        return f"API key revocations: {self.generation}"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from console.access import product_access_granted
 from console.models import Membership, Organization, User
@@ -42,6 +44,13 @@ def api_key_for_project(*, project: Project, api_key_id: int) -> ApiKey:
         return project.api_keys.select_related("project__organization").get(pk=api_key_id)
     except ApiKey.DoesNotExist:
         raise Http404("No such API key.") from None
+
+
+def api_keys_still_valid(*, api_key_ids: Collection[int]) -> set[int]:
+    """Of these keys, the ones that would still authenticate now: not deleted, not expired (one
+    query). For what a data plane holds open on an earlier check (Pulse streams)."""
+    unexpired = Q(expires__isnull=True) | Q(expires__gt=timezone.now())
+    return set(ApiKey.objects.filter(unexpired, pk__in=api_key_ids).values_list("pk", flat=True))
 
 
 @dataclass(frozen=True)

@@ -259,7 +259,7 @@ async def aapi_key_authenticate(raw_key: str) -> ApiKey | None:
     """``api_key_authenticate`` for async code (the Starlette data plane), with Django's async ORM.
 
     Same promises and the same per-process cache; a warm hit awaits nothing but, at
-    most twice a second, a read of the shared revocation token.
+    most twice a second, a read of the revocation counter (one row).
     """
     digest = _digest_if_well_formed(raw_key)
     if digest is None:

@@ -21,7 +21,9 @@ An event counts as processed when the loop asks for the next one; the client the
 acknowledges it (at most every ``ack_interval`` seconds, and when the stream is closed), so
 a restarted program resumes after the last event it finished. A dropped connection is
 re-opened with ``Last-Event-ID``: nothing is skipped. Errors the server answers before
-streaming (a bad key, Pulse not enabled, an unknown table) raise ``PulseStreamError``.
+streaming (a bad key, Pulse not enabled, an unknown table) raise ``PulseStreamError``. A stream
+the server ends because its key was deleted or expired, or Pulse was disabled for the project,
+raises ``PulseStreamEnded`` (a ``PulseStreamError``): never retried, unlike a dropped connection.
 
 ``url`` defaults to ``$PULSE_STREAM_URL``, ``api_key`` to ``$PRISMA_API_KEY`` (the project API key,
 as the console's examples name it; ``$PULSE_API_KEY`` is still read when that is unset).
@@ -40,6 +42,8 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 RETRYABLE_STATUSES = frozenset({409, 429, 500, 502, 503, 504})
+# The HTTP status a new request would get, for the codes an ``end`` event carries.
+END_STATUSES = {"P6002": 401, "P6010": 403}
 # How long a first connection waits for a named stream's previous reader to be noticed gone.
 CONFLICT_WAIT_SECONDS = 10.0
 
@@ -87,6 +91,12 @@ class PulseStreamError(Exception):
         self.details = details or {}
 
 
+class PulseStreamEnded(PulseStreamError):
+    """The server ended an open stream for good (its ``end`` event): the key was deleted or expired
+    (P6002) or Pulse was disabled for the project (P6010). Reconnecting would be refused the same
+    way, so the client does not; a network error, by contrast, is retried with Last-Event-ID."""
+
+
 class PulseStream:
     """An open stream: iterate it for events; ``close()`` (or ``with``) acknowledges and ends it."""
 
@@ -120,6 +130,7 @@ class PulseStream:
         self._connection: http.client.HTTPConnection | None = None
         self._ack_connection: http.client.HTTPConnection | None = None
         self._closed = False
+        self.ended: PulseStreamEnded | None = None  # why the server ended the stream, if it did
         self._events = self._run()
 
     def __iter__(self) -> Iterator[Event]:
@@ -144,7 +155,8 @@ class PulseStream:
         self._events.close()
         if last_processed and self.last_event_id is not None:
             self._processed = self.last_event_id
-        self.acknowledge()
+        if self.ended is None:  # an ended stream's key (or Pulse) is gone: an ack would be refused
+            self.acknowledge()
         for connection in (self._connection, self._ack_connection):
             if connection is not None:
                 connection.close()
@@ -220,6 +232,9 @@ class PulseStream:
                     self.last_event_id = event.id
                     yield event
                     self._processed = event.id
+            except PulseStreamEnded as error:
+                self.ended = error
+                raise
             except PulseStreamError as error:
                 # A named stream's previous connection may not have been noticed gone yet (409):
                 # wait for it a little even on the first open, then give up with the error.
@@ -236,22 +251,36 @@ class PulseStream:
 
 
 def _parse(response: http.client.HTTPResponse) -> Iterator[Event | None]:
-    """Server-Sent Events: yields an Event per ``data:`` block, None per comment (heartbeat)."""
+    """Server-Sent Events: yields an Event per ``data:`` block, None per comment (heartbeat);
+    raises PulseStreamEnded for the server's ``end`` event."""
     data: list[str] = []
+    name = ""
     while True:
         raw = response.readline()
         if not raw:
-            return  # the server ended the stream
+            return  # the connection ended without an ``end`` event: a network error, reconnect
         line = raw.decode("utf-8").rstrip("\r\n")
         if not line:
+            if data and name == "end":
+                raise _ended(json.loads("\n".join(data)))
             if data:
                 yield Event.from_json(json.loads("\n".join(data)))
-                data = []
+            data, name = [], ""
             continue
         if line.startswith(":"):
             yield None
+        elif line.startswith("event:"):
+            name = line[6:].strip()
         elif line.startswith("data:"):
             data.append(line[5:].removeprefix(" "))
+
+
+def _ended(payload: Any) -> PulseStreamEnded:
+    error = payload.get("error", {}) if isinstance(payload, dict) else {}
+    code = str(error.get("code", "P6000"))
+    details = {k: v for k, v in error.items() if k not in ("code", "message")}
+    message = str(error.get("message", "The server ended the stream."))
+    return PulseStreamEnded(END_STATUSES.get(code, 500), code, message, details)
 
 
 def _error(status: int, body: bytes) -> PulseStreamError:

@@ -45,6 +45,10 @@ class PulseConfig(models.Model):
     # The tables the publication covers, as model names ("orders", "sales.orders"), as the
     # worker last read them; the stream endpoint checks ``model`` against this list.
     captured_models = models.JSONField(default=list, blank=True)
+    # The number of the project's last logged event (PulseEvent.seq): the worker takes the next
+    # ones in the transaction that logs them. Kept here, not read back from the log, so numbers
+    # are never reused after retention pruned the log empty, nor after Pulse is enabled again.
+    last_event_seq = models.BigIntegerField(default=0)
 
     class Meta:
         verbose_name = "Pulse configuration"
@@ -91,9 +95,11 @@ class PulseLeftoverSlot(models.Model):
 class PulseEvent(models.Model):
     """One captured change: the durable event log that streams read (docs/pulse.md).
 
-    ``id`` is the stream's sequence: within a project it grows in commit order, and within a
-    transaction in the order of its changes. (project, lsn, position) is unique, so writing
-    a batch again after a crash adds nothing.
+    ``seq`` is the event's id on the wire (SSE ``id:``, ``Last-Event-ID``, acknowledgements):
+    the project's own numbering, 1, 2, 3, … in commit order, and within a transaction in the
+    order of its changes. ``id`` is only the row's key: it counts every tenant's events, so it
+    never leaves the console. (project, lsn, position) is unique, so writing a batch again
+    after a crash adds nothing.
     """
 
     class Action(models.TextChoices):
@@ -112,25 +118,28 @@ class PulseEvent(models.Model):
     payload = models.JSONField()
     lsn = models.BigIntegerField(help_text="The commit LSN of the event's transaction.")
     position = models.IntegerField(help_text="The change's place in its transaction, from 0.")
+    seq = models.BigIntegerField(help_text="The event's number within its project: its id in streams.")
     committed_at = models.DateTimeField()
     captured_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["project", "lsn", "position"], name="pulse_event_once"),
+            models.UniqueConstraint(fields=["project", "seq"], name="pulse_event_seq"),
         ]
         indexes = [
-            models.Index(fields=["project", "model_name", "id"], name="pulse_event_stream"),
+            models.Index(fields=["project", "model_name", "seq"], name="pulse_event_stream"),
             # Retention prunes by capture time; ids grow with it, so a BRIN index is tiny and enough.
             BrinIndex(fields=["captured_at"], name="pulse_event_captured"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.action} {self.model_name} #{self.id}"
+        return f"{self.action} {self.model_name} #{self.seq}"
 
 
 class PulseStream(models.Model):
-    """A named stream of a project: where its application last acknowledged (at least once delivery)."""
+    """A named stream of a project: where its application last acknowledged (at least once delivery).
+    ``acknowledged_id`` is an event's ``seq``, the project's own numbering."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="pulse_streams")
     name = models.CharField(max_length=100)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import psycopg
@@ -187,7 +188,7 @@ def pulse_capture_targets() -> dict[uuid.UUID, CaptureTarget]:
 
 def pulse_recent_events(*, project: Project, limit: int = 20) -> list[PulseEvent]:
     """The project's latest captured events, newest first (the Pulse tab's live tail)."""
-    return list(PulseEvent.objects.filter(project=project).order_by("-id")[:limit])
+    return list(PulseEvent.objects.filter(project=project).order_by("-seq")[:limit])
 
 
 def pulse_last_captured_at(*, config: PulseConfig) -> dt.datetime | None:
@@ -195,7 +196,7 @@ def pulse_last_captured_at(*, config: PulseConfig) -> dt.datetime | None:
     time if that is later (the tab's status and its live tail never disagree)."""
     newest = (
         PulseEvent.objects.filter(project_id=config.project_id)
-        .order_by("-id")
+        .order_by("-seq")
         .values_list("captured_at", flat=True)
         .first()
     )
@@ -220,6 +221,12 @@ class StreamTarget:
     project_id: uuid.UUID
     organization_id: int
     models: tuple[str, ...] | None  # the tables captured; None while not known (any is accepted)
+
+
+def pulse_enabled_projects(*, project_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+    """Of these projects, the ones with Pulse enabled now (one query)."""
+    enabled = PulseConfig.objects.filter(project_id__in=project_ids, enabled=True)
+    return set(enabled.values_list("project_id", flat=True))
 
 
 def pulse_stream_target(*, project_id: uuid.UUID) -> StreamTarget | None:

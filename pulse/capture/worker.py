@@ -7,8 +7,9 @@ others wait to take over. Holding it, the thread repeats, every ``PULSE_POLL_INT
 1. ``upto`` = the source's WAL flush position, read BEFORE peeking;
 2. ``pg_logical_slot_peek_binary_changes(slot, upto, PULSE_BATCH_CHANGES, …)``: whole
    transactions in commit order, nothing consumed yet;
-3. in ONE console transaction on the lock's connection: the events (COPY), the new
-   confirmed position on the configuration, and one NOTIFY for the stream endpoint;
+3. in ONE console transaction on the lock's connection: the new confirmed position and the
+   events' numbers on the configuration, the events (COPY), and one NOTIFY for the stream
+   endpoint;
 4. after that commits, ``pg_replication_slot_advance(slot, confirmed)``.
 
 ``confirmed`` is ``upto`` when the peek returned less than it was allowed to (every
@@ -352,20 +353,35 @@ class ProjectCapture(threading.Thread):
     def _store(
         self, console: psycopg.Connection[Any], transactions: list[CapturedTransaction], reached: int
     ) -> int:
-        """Write the events, the confirmed position and a NOTIFY in one transaction; how many events."""
+        """Write the events, the confirmed position and a NOTIFY in one transaction; how many events.
+
+        The events are numbered in the same transaction (``seq``, the project's own numbering:
+        the ids streams send), from the configuration's ``last_event_seq``: one writer per
+        project holds the lock, and the row lock of this UPDATE would serialize any other."""
         project_id = self.target.project_id
         now = dt.datetime.now(dt.UTC)
-        count = 0
+        count = sum(len(transaction.events) for transaction in transactions)
         with console.transaction():
+            numbered = console.execute(
+                f"UPDATE {CONFIG_TABLE} SET confirmed_lsn = GREATEST(COALESCE(confirmed_lsn, 0), %s), "  # noqa: S608
+                "last_captured_at = %s, last_event_seq = last_event_seq + %s "
+                "WHERE project_id = %s AND enabled RETURNING last_event_seq",
+                [reached, now, count, project_id],
+            ).fetchone()
+            if numbered is None:
+                raise Stopped  # disabled meanwhile: nothing is written
+            seq = int(numbered[0]) - count
             with console.cursor().copy(
-                f"COPY {EVENT_TABLE} (project_id, model_name, action, payload, lsn, position, committed_at, "
-                "captured_at) FROM STDIN"
+                f"COPY {EVENT_TABLE} (project_id, seq, model_name, action, payload, lsn, position, "
+                "committed_at, captured_at) FROM STDIN"
             ) as copy:
                 for transaction in transactions:
                     for event in transaction.events:
+                        seq += 1
                         copy.write_row(
                             (
                                 project_id,
+                                seq,
                                 event.model_name,
                                 event.action,
                                 event.payload,
@@ -375,14 +391,6 @@ class ProjectCapture(threading.Thread):
                                 now,
                             )
                         )
-                        count += 1
-            updated = console.execute(
-                f"UPDATE {CONFIG_TABLE} SET confirmed_lsn = GREATEST(COALESCE(confirmed_lsn, 0), %s), "  # noqa: S608
-                "last_captured_at = %s WHERE project_id = %s AND enabled",
-                [reached, now, project_id],
-            )
-            if updated.rowcount != 1:
-                raise Stopped  # disabled meanwhile: nothing is written
             console.execute("SELECT pg_notify(%s, %s)", [NOTIFY_CHANNEL, str(project_id)])
         return count
 

@@ -3,6 +3,13 @@
 Protocol: DESIGN.md section 8 and docs/pulse.md. Part of the lean data plane (no Django
 request cycle); API keys are checked by the projects app's key service, what a project's
 Pulse configuration says is kept per process for ``GATEWAY_CONFIG_TTL`` (1 s).
+
+``StreamService`` is what every transport shares: admission (rates, open streams per key), the
+hub, and the open streams themselves (``OpenStream``), which it re-checks every half second
+and ends when their key stops authenticating or their project's Pulse is disabled
+(``end_revoked``). A transport (``EventStream`` here) registers its stream with
+``stream_opened``/``stream_closed``, reads ``Hub.next_frames`` and, on ``StreamEnded``, tells
+its client why in its own terms (an ``end`` event for SSE) and closes.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -34,10 +42,13 @@ from dataplane.errors import DataPlaneError, error_response, request_id_of
 from dataplane.keys import INVALID_KEY, api_key_of
 from dataplane.limits import TokenBuckets
 from dataplane.middleware import RequestContext
+from projects.key_cache import REVOCATION_CHECK_SECONDS
+from projects.models import ApiKey
+from projects.selectors import api_keys_still_valid
 from projects.services import aapi_key_authenticate
 from pulse import services
-from pulse.selectors import StreamTarget, pulse_stream_target
-from pulse.stream.hub import Hub, Subscriber
+from pulse.selectors import StreamTarget, pulse_enabled_projects, pulse_stream_target
+from pulse.stream.hub import Hub, StreamEnded, Subscriber
 from usage.metering import Meter
 
 log = logging.getLogger("pulse.stream")
@@ -47,6 +58,11 @@ NAME = re.compile(r"[A-Za-z0-9_.\-]{1,100}")
 MODEL = re.compile(r"[^\s\x00]{1,127}")
 MAX_BODY_BYTES = 4096
 CANCEL_GRACE_SECONDS = 5.0  # how long an ending stream waits for its tasks to stop
+# Open streams are re-checked as often as a key cache re-reads the revocation counter, so they
+# end within the same second that revocation promises new requests (docs/security.md).
+ACCESS_CHECK_SECONDS = REVOCATION_CHECK_SECONDS
+KEY_REVOKED = "The API key was deleted or has expired: this stream has ended."
+PULSE_DISABLED = "Pulse was disabled for this project: this stream has ended."
 
 
 class TargetDirectory:
@@ -58,6 +74,11 @@ class TargetDirectory:
         self._entries: dict[uuid.UUID, tuple[float, StreamTarget | None]] = {}
 
     async def resolve(self, raw_key: str) -> StreamTarget:
+        return (await self.resolve_key(raw_key))[1]
+
+    async def resolve_key(self, raw_key: str) -> tuple[ApiKey, StreamTarget]:
+        """The key and its project's stream settings; P6002 for a key that does not authenticate,
+        P6010 when the project's Pulse is not enabled."""
         api_key = await aapi_key_authenticate(raw_key)
         if api_key is None:
             raise DataPlaneError("P6002", INVALID_KEY)
@@ -68,11 +89,26 @@ class TargetDirectory:
             self._entries[project_id] = entry
         if entry[1] is None:
             raise DataPlaneError("P6010", "Pulse is not enabled for this project: enable it in the console.")
-        return entry[1]
+        return api_key, entry[1]
+
+
+@dataclass(eq=False)
+class OpenStream:
+    """One open stream, whatever transport carries it: what the service counts it by, and what it
+    re-checks to end it (the key it was opened with, the project it reads)."""
+
+    subscriber: Subscriber
+    target: StreamTarget
+    api_key_id: int
+    ident: bytes  # BLAKE2 digest of the key: the per-key count of open streams
+    name: str | None = None
+    lease: str | None = None  # held while a named stream is open (release_lease)
+    request_id: str = "-"
 
 
 class StreamService:
-    """Everything one process's stream endpoint shares: the hub, the directory, the meter."""
+    """Everything one process's stream endpoint shares, whatever the transport: the hub, the
+    directory, the meter, admission, and the open streams (ended when their access goes)."""
 
     def __init__(
         self,
@@ -91,6 +127,7 @@ class StreamService:
         self.limiter = limiter
         self.connections_per_key = connections_per_key
         self._open: dict[bytes, int] = {}  # BLAKE2 digest of an API key -> its open streams here
+        self.streams: set[OpenStream] = set()
 
     def admit(self, raw_key: str) -> None:
         """Take one of the key's tokens (connecting and acknowledging both cost one): P6003 when
@@ -104,7 +141,7 @@ class StreamService:
             )
 
     def admit_connection(self, raw_key: str) -> bytes:
-        """The key's identity for ``connection_opened``, if it may open one more stream (P6003 if not)."""
+        """The key's identity for ``OpenStream.ident``, if it may open one more stream (P6003 if not)."""
         ident = hashlib.blake2b(raw_key.encode(errors="surrogatepass"), digest_size=16).digest()
         if self.connections_per_key is not None and self._open.get(ident, 0) >= self.connections_per_key:
             raise DataPlaneError(
@@ -119,15 +156,56 @@ class StreamService:
     def open_connections(self) -> int:
         return sum(self._open.values())
 
-    def connection_opened(self, ident: bytes) -> None:
-        self._open[ident] = self._open.get(ident, 0) + 1
+    def stream_opened(self, stream: OpenStream) -> None:
+        """Count the stream against its key and watch its access (until ``stream_closed``)."""
+        self._open[stream.ident] = self._open.get(stream.ident, 0) + 1
+        self.streams.add(stream)
 
-    def connection_closed(self, ident: bytes) -> None:
-        count = self._open.get(ident, 0) - 1
+    def stream_closed(self, stream: OpenStream) -> None:
+        """The stream ended, for whatever reason: it leaves the hub and the counts (idempotent)."""
+        self.hub.unsubscribe(stream.subscriber)
+        if stream not in self.streams:
+            return
+        self.streams.discard(stream)
+        count = self._open.get(stream.ident, 0) - 1
         if count > 0:
-            self._open[ident] = count
+            self._open[stream.ident] = count
         else:
-            self._open.pop(ident, None)
+            self._open.pop(stream.ident, None)
+
+    async def end_revoked(self) -> int:
+        """End every open stream whose key no longer authenticates (deleted, expired, its project
+        deleted) with P6002, or whose project's Pulse is disabled with P6010; how many ended.
+
+        Two indexed queries however many streams are open, none when none is; the transports
+        are told through ``StreamEnded`` (``Subscriber.end``)."""
+        streams = [stream for stream in self.streams if stream.subscriber.ended is None]
+        if not streams:
+            return 0
+        key_ids = {stream.api_key_id for stream in streams}
+        project_ids = {stream.target.project_id for stream in streams}
+        valid_keys = await sync_to_async(api_keys_still_valid)(api_key_ids=key_ids)
+        enabled = await sync_to_async(pulse_enabled_projects)(project_ids=project_ids)
+        ended = 0
+        for stream in streams:
+            if stream.api_key_id not in valid_keys:
+                stream.subscriber.end(DataPlaneError("P6002", KEY_REVOKED))
+            elif stream.target.project_id not in enabled:
+                stream.subscriber.end(DataPlaneError("P6010", PULSE_DISABLED))
+            else:
+                continue
+            ended += 1
+        return ended
+
+    async def watch_access(self) -> None:
+        """``end_revoked`` every ``ACCESS_CHECK_SECONDS`` while the process runs."""
+        while True:
+            await asyncio.sleep(ACCESS_CHECK_SECONDS)
+            try:
+                if ended := await self.end_revoked():
+                    log.info("ended %d open stream(s): their key or their project's Pulse is gone", ended)
+            except Exception:
+                log.exception("could not re-check the open streams' keys; retrying")
 
     @property
     def lease_seconds(self) -> float:
@@ -169,19 +247,31 @@ def parse_event_id(text: str, what: str) -> int:
     return int(text)
 
 
+async def check_event_id(service: StreamService, target: StreamTarget, event_id: int, what: str) -> None:
+    """P6005 for an id past the project's newest event: resuming or acknowledging there would
+    silently skip every event up to it (an id from another project, or from before ids were
+    numbered per project)."""
+    newest = await service.hub.latest_id(str(target.project_id))
+    if event_id > newest:
+        raise DataPlaneError(
+            "P6005",
+            f"{what} {event_id} is not an event of this project: its newest event is {newest}. "
+            "Event ids are numbered per project.",
+        )
+
+
 def lease_key(project_id: uuid.UUID, name: str) -> str:
     """The shared-cache key whose holder reads the project's named stream."""
     return f"pulse:stream-lease:{project_id}:{name}"
 
 
-async def open_stream(
-    service: StreamService, request: Request
-) -> tuple[Subscriber, str | None, StreamTarget, bytes]:
-    """Check everything and subscribe; DataPlaneError before anything is streamed."""
+async def open_stream(service: StreamService, request: Request) -> OpenStream:
+    """Check everything and subscribe; DataPlaneError before anything is streamed. The stream is
+    registered (``stream_opened``): the caller must ``stream_closed`` it, whatever happens."""
     raw_key = api_key_of(request)
     service.admit(raw_key)
     ident = service.admit_connection(raw_key)
-    target = await service.directory.resolve(raw_key)
+    api_key, target = await service.directory.resolve_key(raw_key)
     model = parse_model(request.query_params.get("model"), target)
     actions = parse_actions(request.query_params.get("actions"))
     name = request.query_params.get("name")
@@ -189,6 +279,8 @@ async def open_stream(
         raise DataPlaneError("P6005", "`name` must be 1 to 100 letters, digits, '.', '_' or '-'.")
     last_event_id = request.headers.get("last-event-id", "").strip()
     after = parse_event_id(last_event_id, "The Last-Event-ID header") if last_event_id else None
+    if after is not None:
+        await check_event_id(service, target, after, "Last-Event-ID")
     lease = None
     if name is not None:
         lease = secrets.token_hex(8)
@@ -215,9 +307,18 @@ async def open_stream(
         if name is not None and lease is not None:
             await release_lease(target, name, lease)
         raise
-    # Counted from here until EventStream ends (nothing is awaited in between).
-    service.connection_opened(ident)
-    return subscriber, lease, target, ident
+    stream = OpenStream(
+        subscriber=subscriber,
+        target=target,
+        api_key_id=api_key.pk,
+        ident=ident,
+        name=name,
+        lease=lease,
+        request_id=request_id_of(request),
+    )
+    # Counted and watched from here until the transport ends it (nothing is awaited in between).
+    service.stream_opened(stream)
+    return stream
 
 
 async def release_lease(target: StreamTarget, name: str, lease: str) -> None:
@@ -234,27 +335,23 @@ async def renew_lease(service: StreamService, target: StreamTarget, name: str, l
     return True
 
 
+def end_frame(error: DataPlaneError, request_id: str) -> bytes:
+    """The last frame of a stream the server ended for its access: an ``end`` event whose data is
+    the error a new request would get (docs/pulse.md, "When a stream ends"). No ``id:``, so a
+    client's Last-Event-ID stays on the last change it received."""
+    data = json.dumps(error.payload(request_id), separators=(",", ":"))
+    return f"event: end\ndata: {data}\n\n".encode()
+
+
 class EventStream(Response):
     """The Server-Sent Events answer. It watches for the client leaving while idle, so a named
     stream's lease is released at once (not at the next heartbeat)."""
 
     media_type = "text/event-stream"
 
-    def __init__(
-        self,
-        service: StreamService,
-        subscriber: Subscriber,
-        target: StreamTarget,
-        name: str | None,
-        lease: str | None,
-        ident: bytes,
-    ) -> None:
+    def __init__(self, service: StreamService, stream: OpenStream) -> None:
         self.service = service
-        self.ident = ident
-        self.subscriber = subscriber
-        self.target = target
-        self.name = name
-        self.lease = lease
+        self.stream = stream
         self.status_code = 200
         self.background = None
         self.ended = False
@@ -272,14 +369,13 @@ class EventStream(Response):
             if current is not None:
                 current.uncancel()
         finally:
-            # Whatever ended it (the client left, the stream failed, shutdown): nothing more is
-            # sent or renewed, the counters are right, and the name is free again.
+            # Whatever ended it (the client left, the stream failed, its access went, shutdown):
+            # nothing more is sent or renewed, the counters are right, and the name is free again.
             self.ended = True
             client_left = watching.done() and not watching.cancelled()
             for task in (streaming, watching):
                 task.cancel()
-            self.service.hub.unsubscribe(self.subscriber)
-            self.service.connection_closed(self.ident)
+            self.service.stream_closed(self.stream)
             done, running = await asyncio.wait({streaming, watching}, timeout=CANCEL_GRACE_SECONDS)
             if streaming in done and not streaming.cancelled():
                 failure = streaming.exception()
@@ -287,20 +383,34 @@ class EventStream(Response):
                     log.error("stream ended by an error", exc_info=failure)
             if running:
                 log.error("a stream did not stop within %gs of being cancelled", CANCEL_GRACE_SECONDS)
+            stream = self.stream
+            if stream.name is not None and stream.lease is not None:
+                # Before the response ends: a client that reconnects at once finds the name free.
+                with contextlib.suppress(Exception):
+                    await release_lease(stream.target, stream.name, stream.lease)
             if not client_left:
-                # We end the stream (shutdown, an error, or the name was taken over): say so.
+                # We end the stream (its access went, shutdown, an error, or the name was taken
+                # over): say so.
                 with contextlib.suppress(Exception):
                     await send({"type": "http.response.body", "body": b"", "more_body": False})
-            if self.name is not None and self.lease is not None:
-                with contextlib.suppress(Exception):
-                    await release_lease(self.target, self.name, self.lease)
 
     async def _stream(self, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
         await send({"type": "http.response.body", "body": b": connected\n\n", "more_body": True})
+        try:
+            await self._deliver(send)
+        except StreamEnded as ended:
+            reason = ended.reason
+            if not isinstance(reason, DataPlaneError):
+                reason = DataPlaneError("P6000", "The server ended this stream.")
+            body = end_frame(reason, self.stream.request_id)
+            await send({"type": "http.response.body", "body": body, "more_body": True})
+
+    async def _deliver(self, send: Send) -> None:
+        stream = self.stream
         renewed = time.monotonic()
-        project_id = self.target.project_id
-        organization_id = self.target.organization_id
+        project_id = stream.target.project_id
+        organization_id = stream.target.organization_id
         async for frames in self._frames():
             if frames:
                 self.service.meter.add(
@@ -312,17 +422,17 @@ class EventStream(Response):
             if self.ended:
                 return
             if (
-                self.name is not None
-                and self.lease is not None
+                stream.name is not None
+                and stream.lease is not None
                 and time.monotonic() - renewed >= self.service.heartbeat
             ):
-                if not await renew_lease(self.service, self.target, self.name, self.lease):
+                if not await renew_lease(self.service, stream.target, stream.name, stream.lease):
                     return  # the lease expired and someone else holds the name now
                 renewed = time.monotonic()
 
     async def _frames(self) -> AsyncIterator[list[bytes]]:
         while True:
-            yield await self.service.hub.next_frames(self.subscriber, self.service.heartbeat)
+            yield await self.service.hub.next_frames(self.stream.subscriber, self.service.heartbeat)
 
 
 async def _disconnected(receive: Receive) -> None:
@@ -346,9 +456,9 @@ def build_app(service: StreamService) -> ASGIApp:
     """The SSE protocol (docs/pulse.md), mounted at ``/pulse/v1`` by config/dataplane.py."""
 
     async def stream(request: Request) -> Response:
-        subscriber, lease, target, ident = await open_stream(service, request)
-        request.state.log["project"] = target.project_id
-        return EventStream(service, subscriber, target, request.query_params.get("name"), lease, ident)
+        opened = await open_stream(service, request)
+        request.state.log["project"] = opened.target.project_id
+        return EventStream(service, opened)
 
     async def acknowledge(request: Request) -> Response:
         raw_key = api_key_of(request)
@@ -361,6 +471,7 @@ def build_app(service: StreamService) -> ASGIApp:
                 "P6005", "The stream name must be 1 to 100 letters, digits, '.', '_' or '-'."
             )
         event_id = await read_ack(request)
+        await check_event_id(service, target, event_id, "The acknowledged id")
         stream = await sync_to_async(services.pulse_stream_acknowledge)(
             project_id=target.project_id, name=name, event_id=event_id
         )

@@ -28,7 +28,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from pulse.capture.pgoutput import format_lsn
-from pulse.models import PulseEvent
+from pulse.models import PulseConfig, PulseEvent
 
 log = logging.getLogger("pulse.stream")
 
@@ -37,12 +37,14 @@ PAGE = 500
 FEED_PAGE = 2000
 MAX_PENDING = 10_000
 EVENT_TABLE = PulseEvent._meta.db_table
-COLUMNS = "id, model_name, action, payload::text, lsn, committed_at"
+CONFIG_TABLE = PulseConfig._meta.db_table
+# An event's id on the wire is its ``seq``: the project's own numbering (PulseEvent).
+COLUMNS = "seq, model_name, action, payload::text, lsn, committed_at"
 
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    id: int
+    id: int  # PulseEvent.seq
     model_name: str
     action: str
     frame: bytes  # the whole Server-Sent Event
@@ -68,6 +70,16 @@ def _event(row: tuple[Any, ...]) -> Event:
     )
 
 
+class StreamEnded(Exception):
+    """Raised by ``Hub.next_frames`` for a subscriber that was ended (``Subscriber.end``): the
+    stream service found its key revoked or its project's Pulse disabled. ``reason`` is the
+    error a new request would get; the transport tells its client and closes."""
+
+    def __init__(self, reason: Exception) -> None:
+        super().__init__(str(reason))
+        self.reason = reason
+
+
 @dataclass(eq=False)
 class Subscriber:
     project_id: str
@@ -80,6 +92,13 @@ class Subscriber:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     overflows: int = 0
+    ended: Exception | None = None  # set by end(): no frame is handed out after it
+
+    def end(self, reason: Exception) -> None:
+        """End the stream: its next ``next_frames`` raises ``StreamEnded(reason)`` at once."""
+        if self.ended is None:
+            self.ended = reason
+        self.wake.set()
 
     def push(self, events: list[Event]) -> None:
         self.pending.append(events)
@@ -138,11 +157,11 @@ class Hub:
             return await cursor.fetchall()
 
     async def latest_id(self, project_id: str) -> int:
-        """The project's newest event id (0 if none). Within a project (lsn, position) orders like
-        id, so the unique index finds it without a scan."""
+        """The id of the project's newest event (0 if none ever was): where its numbering stands,
+        which the worker moves in the transaction that logs the events (so it holds even after
+        retention pruned the log). One primary-key lookup."""
         rows = await self._rows(
-            f"SELECT id FROM {EVENT_TABLE} WHERE project_id = %s "  # noqa: S608
-            "ORDER BY lsn DESC, position DESC LIMIT 1",
+            f"SELECT last_event_seq FROM {CONFIG_TABLE} WHERE project_id = %s",  # noqa: S608
             [project_id],
         )
         return int(rows[0][0]) if rows else 0
@@ -152,15 +171,28 @@ class Hub:
     async def subscribe(
         self, *, project_id: str, model_name: str, actions: frozenset[str], after: int | None
     ) -> Subscriber:
-        """A subscriber of the project's events after ``after`` (None: from now on)."""
+        """A subscriber of the project's events after ``after`` (None: from now on).
+
+        It joins the project's feed before anything is awaited: a feed is dropped once it has no
+        subscribers, and one that joined only after an await could find its feed dropped
+        meanwhile (the project's last other stream closed) and never get a live event. Until
+        its cursor is known it only collects what is dispatched; ``next_frames`` reads the
+        backlog first and skips what is at or before the cursor."""
         feed = self.feeds.get(project_id)
+        new = feed is None
         if feed is None:
             feed = self.feeds[project_id] = Feed()
-            feed.last_id = await self.latest_id(project_id)
-            self._fetch_soon(project_id)  # anything committed while we asked
-        start = await self.latest_id(project_id) if after is None else after
-        subscriber = Subscriber(project_id, model_name, actions, cursor=start)
+        subscriber = Subscriber(project_id, model_name, actions, cursor=after or 0)
         feed.subscribers.add(subscriber)
+        try:
+            if new:
+                feed.last_id = await self.latest_id(project_id)
+                self._fetch_soon(project_id)  # anything committed while we asked
+            if after is None:
+                subscriber.cursor = await self.latest_id(project_id)
+        except BaseException:
+            self.unsubscribe(subscriber)
+            raise
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
@@ -172,14 +204,17 @@ class Hub:
             del self.feeds[subscriber.project_id]
 
     async def next_frames(self, subscriber: Subscriber, timeout: float) -> list[bytes]:
-        """The next frames for the subscriber, in order; empty after ``timeout`` seconds without any."""
+        """The next frames for the subscriber, in order; empty after ``timeout`` seconds without any.
+        ``StreamEnded`` once the subscriber was ended, even with frames at hand."""
         while True:
+            if subscriber.ended is not None:
+                raise StreamEnded(subscriber.ended)
             frames: list[bytes] = []
             if subscriber.behind:
                 overflows = subscriber.overflows
                 rows = await self._rows(
                     f"SELECT {COLUMNS} FROM {EVENT_TABLE} "  # noqa: S608
-                    "WHERE project_id = %s AND model_name = %s AND id > %s ORDER BY id LIMIT %s",
+                    "WHERE project_id = %s AND model_name = %s AND seq > %s ORDER BY seq LIMIT %s",
                     [subscriber.project_id, subscriber.model_name, subscriber.cursor, PAGE],
                 )
                 for row in rows:
@@ -191,6 +226,8 @@ class Hub:
                 # have committed after this query's snapshot).
                 if len(rows) < PAGE and subscriber.overflows == overflows:
                     subscriber.behind = False
+                if subscriber.ended is not None:
+                    raise StreamEnded(subscriber.ended)
                 if frames:
                     return frames
                 if subscriber.behind:
@@ -236,7 +273,7 @@ class Hub:
                 feed.again = False
                 rows = await self._rows(
                     f"SELECT {COLUMNS} FROM {EVENT_TABLE} "  # noqa: S608
-                    "WHERE project_id = %s AND id > %s ORDER BY id LIMIT %s",
+                    "WHERE project_id = %s AND seq > %s ORDER BY seq LIMIT %s",
                     [project_id, feed.last_id or 0, FEED_PAGE],
                 )
                 if rows:
@@ -252,8 +289,8 @@ class Hub:
             )
         finally:
             feed.fetching = False
-            if not feed.subscribers:
-                self.feeds.pop(project_id, None)
+            if not feed.subscribers and self.feeds.get(project_id) is feed:
+                del self.feeds[project_id]
 
     async def _listen(self, kwargs: dict[str, Any]) -> None:
         backoff = 0.5

@@ -33,9 +33,14 @@ def build_stream_service() -> StreamService:
 
 
 async def start(service: StreamService) -> asyncio.Task[None]:
-    """Open the hub (its LISTEN connection and reader pool) and start flushing usage."""
+    """Open the hub (its LISTEN connection and reader pool), start flushing usage and watching
+    the open streams' access (ended within a second of their key or their project's Pulse)."""
     await service.hub.start()
-    return asyncio.ensure_future(_flush_usage(service))
+    return asyncio.ensure_future(_background(service))
+
+
+async def _background(service: StreamService) -> None:
+    await asyncio.gather(_flush_usage(service), service.watch_access())
 
 
 async def _flush_usage(service: StreamService) -> None:

@@ -54,6 +54,15 @@ def test_check_deploy_is_clean_with_production_settings():
     assert "WARNINGS" not in result.stderr + result.stdout
 
 
+def test_check_deploy_warns_when_production_has_no_shared_cache():
+    env = {k: v for k, v in PRODUCTION.items() if k != "CACHE_URL"}
+    result = manage("check", "--deploy", env=env)
+    output = result.stdout + result.stderr
+    assert "console.W002" in output, output
+    assert "CACHE_URL" in output
+    assert manage("check", "--deploy", "--fail-level", "WARNING", env=env).returncode != 0
+
+
 def test_production_refuses_to_start_without_secrets():
     env = {k: v for k, v in PRODUCTION.items() if k != "SECRET_ENCRYPTION_KEYS"}
     result = manage("check", env=env)

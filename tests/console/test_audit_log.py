@@ -186,8 +186,26 @@ def test_the_query_count_does_not_grow_with_the_log(owner_client, organization):
     assert len(large) == len(small)
 
 
-def test_a_malformed_cursor_shows_the_newest_page(owner_client, organization):
-    make_events(organization, 2)
-    response = owner_client.get(audit_url(organization, before="not-a-cursor"))
+@pytest.mark.parametrize(
+    "before",
+    [
+        "999999999999999999.1",  # a time past the year 9999 (OverflowError)
+        "1.99999999999999999999",  # an id past bigint
+        "not-a-cursor",
+        "12345",
+        ".7",
+    ],
+)
+def test_a_cursor_this_page_did_not_make_is_a_400_not_a_server_error(owner_client, organization, before):
+    make_events(organization, 3)
+    response = owner_client.get(audit_url(organization, before=before))
+    assert response.status_code == 400
+
+
+def test_the_cursor_of_load_more_still_pages(owner_client, organization):
+    make_events(organization, AUDIT_PAGE_SIZE + 1)
+    newest = AuditEvent.objects.filter(organization=organization).order_by("-created", "-id")[0]
+    cursor = AuditCursor(created=newest.created, id=newest.pk).encode()
+    response = owner_client.get(audit_url(organization, before=cursor))
     assert response.status_code == 200
-    assert "Project 00000" in response.content.decode()
+    assert newest.target_label not in response.content.decode()

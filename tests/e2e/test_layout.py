@@ -100,6 +100,7 @@ def busy_organization(settings, database_url, source_database):
             },
             lsn=1000 + n,
             position=0,
+            seq=n + 1,
             committed_at=now,
         )
     meter = Meter("accelerate")

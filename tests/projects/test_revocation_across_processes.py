@@ -1,4 +1,6 @@
-"""A revoked key stops working within a second in *another* process (a real one, sharing Redis)."""
+"""A revoked key stops working within a second in *another* process: deleted here and checked by a
+real child process sharing Redis; deleted by `manage.py deleteapikey` and checked here, with nothing
+shared but the database (the default local-memory cache)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import uuid
 
@@ -17,7 +20,7 @@ from django.conf import settings as django_settings
 from django.db import connection
 
 from console.audit import Actor
-from projects.services import api_key_create, api_key_delete
+from projects.services import api_key_authenticate, api_key_create, api_key_delete
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -116,3 +119,60 @@ def test_a_deleted_key_is_refused_by_another_process_within_a_second(project, sh
     assert float(refused_at) - deleted_at < 1.0
     # The other process really answered from its cache: far fewer queries than calls.
     assert int(queries) <= 2 < int(calls)
+
+
+def test_deleteapikey_in_another_process_is_refused_here_within_a_second_without_a_shared_cache(project):
+    """The operator's command runs in its own process; this one serves the key from its warm,
+    local-memory cache. Nothing is shared but the console database."""
+    from django.conf import settings as current
+    from django.db import connections
+
+    assert current.CACHES["default"]["BACKEND"].endswith("LocMemCache")
+    api_key, raw_key = api_key_create(
+        project=project, name="Operator deletes me", actor=Actor.command("test")
+    )
+    refused_at: list[float] = []
+    served = [0]
+    stop = threading.Event()
+
+    def serve() -> None:
+        try:
+            while not stop.is_set():
+                if api_key_authenticate(raw_key) is None:
+                    refused_at.append(time.monotonic())
+                    return
+                served[0] += 1
+                time.sleep(0.005)
+        finally:
+            connections.close_all()
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    db = connection.settings_dict
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in {"TEST_DATABASE_URL", "CACHE_URL"}},
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": f"postgresql://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "SECRET_KEY": "test-" + uuid.uuid4().hex * 2,
+        "SECRET_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+    }
+    try:
+        result = subprocess.run(
+            [sys.executable, "manage.py", "deleteapikey", str(project.pk), api_key.masked],
+            cwd=django_settings.BASE_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        finished = time.monotonic()
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "Deleted the API key" in result.stdout
+        server.join(5)
+    finally:
+        stop.set()
+        server.join(5)
+    assert served[0] > 10  # it was serving the key (from its cache) while the command ran
+    assert refused_at, "the key was still accepted 5 s after the command finished"
+    # The deletion committed before the command exited: refused within a second of that at most.
+    assert refused_at[0] - finished < 1.0

@@ -4,7 +4,6 @@ from datetime import timedelta
 
 import pytest
 from asgiref.sync import async_to_sync
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
@@ -42,6 +41,14 @@ def clock(monkeypatch):
     fake = FakeClock()
     monkeypatch.setattr(services._lookups, "clock", fake)
     return fake
+
+
+@pytest.fixture
+def checked(clock):
+    """The revocation counter was just read (it is read at most every half second): within a
+    frozen clock, lookups cost only what the lookup itself costs."""
+    services._lookups.revocation_token_seen(key_cache.revocation_token_read(), checked_at=clock())
+    return clock
 
 
 @pytest.fixture
@@ -131,7 +138,7 @@ def test_a_bad_checksum_is_refused_without_a_query(key, django_assert_num_querie
         assert api_key_authenticate("") is None
 
 
-def test_an_unknown_key_costs_one_indexed_query(key, django_assert_num_queries):
+def test_an_unknown_key_costs_one_indexed_query(key, checked, django_assert_num_queries):
     other_project_key = ApiKeyFactory()  # a row exists, but not for this key
     with django_assert_num_queries(1) as queries:
         assert api_key_authenticate(services.key_generate()) is None
@@ -139,7 +146,7 @@ def test_an_unknown_key_costs_one_indexed_query(key, django_assert_num_queries):
     assert ApiKey.objects.filter(pk=other_project_key.pk).exists()
 
 
-def test_a_miss_costs_one_query_and_a_warm_hit_none(key, django_assert_num_queries):
+def test_a_miss_costs_one_query_and_a_warm_hit_none(key, checked, django_assert_num_queries):
     _, raw_key = key
     ApiKey.objects.update(last_used=timezone.now())  # so no last_used write is due
     with django_assert_num_queries(1):
@@ -149,7 +156,7 @@ def test_a_miss_costs_one_query_and_a_warm_hit_none(key, django_assert_num_queri
             assert api_key_authenticate(raw_key) is not None
 
 
-def test_last_used_is_written_at_most_once_a_minute(key, monkeypatch, django_assert_num_queries):
+def test_last_used_is_written_at_most_once_a_minute(key, checked, monkeypatch, django_assert_num_queries):
     api_key, raw_key = key
     start = timezone.now()
     monkeypatch.setattr(services.timezone, "now", lambda: start)
@@ -189,66 +196,83 @@ def test_an_expired_key_is_refused_even_when_cached(project, monkeypatch):
     assert api_key_authenticate(raw_key) is None
 
 
-def test_a_deleted_key_is_refused_within_the_revocation_interval(
-    key, clock, django_assert_num_queries, django_capture_on_commit_callbacks
-):
+def test_a_deleted_key_is_refused_within_the_revocation_interval(key, checked, django_assert_num_queries):
     api_key, raw_key = key
+    clock = checked
     assert api_key_authenticate(raw_key) is not None
-    with django_capture_on_commit_callbacks(execute=True):
-        api_key_delete(api_key=api_key, actor=ACTOR)
+    api_key_delete(api_key=api_key, actor=ACTOR)
     # Within the check interval this process may still answer from its cache...
     clock.now += key_cache.REVOCATION_CHECK_SECONDS - 0.01
     with django_assert_num_queries(0):
         api_key_authenticate(raw_key)
-    # ...and once the interval has passed, it has seen the revocation and asks the database.
+    # ...and once the interval has passed, it reads the counter, sees it moved, and asks the database.
     clock.now += 0.01
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(2):
         assert api_key_authenticate(raw_key) is None
     assert api_key_authenticate(raw_key) is None
 
 
-def test_revocation_reaches_a_process_that_only_shares_the_cache(
-    key, clock, django_capture_on_commit_callbacks
-):
-    """Another process: its own lookup cache, the same shared Django cache."""
+def test_revocation_reaches_a_process_that_only_shares_the_database(key, clock):
+    """Another process: its own lookup cache, nothing shared but the console database."""
     api_key, raw_key = key
     other = key_cache.ApiKeyLookupCache(clock=clock)
     digest = key_digest(raw_key)
     other.revocation_token_seen(key_cache.revocation_token_read(), checked_at=clock())
     other.put(digest, api_key, generation=other.get(digest)[1], fetched=clock())
     assert other.get(digest)[0] == api_key
-    with django_capture_on_commit_callbacks(execute=True):
-        api_key_delete(api_key=api_key, actor=ACTOR)
+    api_key_delete(api_key=api_key, actor=ACTOR)
     clock.now += key_cache.REVOCATION_CHECK_SECONDS
     assert other.revocation_check_due()
     other.revocation_token_seen(key_cache.revocation_token_read(), checked_at=clock())
     assert other.get(digest)[0] is None
 
 
-def test_keys_deleted_with_their_project_are_revoked_too(
-    key, project, clock, django_capture_on_commit_callbacks
-):
+def test_keys_deleted_with_their_project_are_revoked_too(key, project, checked):
     _, raw_key = key
     assert api_key_authenticate(raw_key) is not None
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        project_delete(project=project, actor=ACTOR)
-    assert callbacks  # published after the commit, not before
-    clock.now += key_cache.REVOCATION_CHECK_SECONDS
+    project_delete(project=project, actor=ACTOR)
+    checked.now += key_cache.REVOCATION_CHECK_SECONDS
     assert api_key_authenticate(raw_key) is None
 
 
-def test_a_flushed_or_unreachable_shared_cache_turns_caching_off_not_on(key, clock, monkeypatch):
+def counter() -> str | None:
+    return key_cache.revocation_token_read()
+
+
+def test_the_database_counts_every_change_that_revokes_and_nothing_else(key, project):
+    """Triggers, so every path counts: a queryset, raw SQL, an expiry change; and the count
+    commits or rolls back with the change itself."""
+    from django.db import connection, transaction
+
+    api_key, _ = key
+    other, _ = api_key_create(project=project, name="Other", actor=ACTOR)
+    start = counter()
+    ApiKey.objects.filter(pk=api_key.pk).update(last_used=timezone.now())  # a lookup's bookkeeping
+    assert counter() == start
+    ApiKey.objects.filter(pk=api_key.pk).update(expires=timezone.now())
+    assert counter() != start
+    before_rollback = counter()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        ApiKey.objects.filter(pk=other.pk).delete()
+        raise RuntimeError("changed my mind")
+    assert counter() == before_rollback
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM projects_apikey WHERE id = %s", [other.pk])
+    assert counter() != before_rollback
+
+
+def test_an_unreadable_revocation_counter_turns_caching_off_not_on(key, clock, monkeypatch):
+    from django.db import DatabaseError
+
     api_key, raw_key = key
     assert api_key_authenticate(raw_key) is not None
-    cache.clear()  # e.g. Redis restarted: the token is gone
-    clock.now += key_cache.REVOCATION_CHECK_SECONDS
-    assert api_key_authenticate(raw_key) is not None
-    assert len(services._lookups) == 1  # re-fetched under the new token
+    assert len(services._lookups) == 1
 
-    def broken(*args, **kwargs):
-        raise ConnectionError("redis is down")
+    class Unreadable:
+        def filter(self, *args, **kwargs):
+            raise DatabaseError("relation does not exist")
 
-    monkeypatch.setattr(key_cache.cache, "get", broken)
+    monkeypatch.setattr(key_cache.ApiKeyRevocations, "objects", Unreadable())
     clock.now += key_cache.REVOCATION_CHECK_SECONDS
     assert api_key_authenticate(raw_key) is not None
     assert len(services._lookups) == 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.client
+import json
 import os
 import socket
 import threading
@@ -13,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 import psycopg
 import pytest
@@ -234,3 +237,73 @@ def stream_server(transactional_db) -> Iterator[RunningStreams]:
     running = RunningStreams(f"http://127.0.0.1:{port}/pulse/v1/stream", service, loops[0], server, thread)
     yield running
     running.stop()
+
+
+@dataclass
+class Live:
+    project: Any
+    key: str
+    url: str
+    source: str
+
+    def insert(self, *ids: int, table: str = "orders") -> None:
+        run_sql(self.source, *(f"INSERT INTO {table} (id) VALUES ({i})" for i in ids))  # noqa: S608
+
+
+@pytest.fixture
+def live(project, source_url, stream_server) -> Iterator[Live]:
+    """A project with Pulse enabled on a source database with ``orders`` and ``customers``, a key,
+    the stream server and a capture worker."""
+    from console.audit import Actor
+    from projects.services import api_key_create
+    from tests.pulse.capture_helpers import enable, running_worker
+
+    run_sql(
+        source_url,
+        "CREATE TABLE orders (id int PRIMARY KEY, note text)",
+        "CREATE TABLE customers (id int PRIMARY KEY)",
+    )
+    enable(project, source_url)
+    _, key = api_key_create(project=project, name="stream test", actor=Actor.command("test"))
+    with running_worker():
+        yield Live(project, key, stream_server.url, source_url)
+
+
+class RawStream:
+    """An SSE response read frame by frame (id/event/data, or a comment)."""
+
+    def __init__(
+        self, url: str, key: str | None, headers: dict[str, str] | None = None, **query: str
+    ) -> None:
+        parts = urlsplit(url)
+        self.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+        sent = {"Authorization": f"Bearer {key}"} if key else {}
+        self.connection.request(
+            "GET", f"{parts.path}?{urlencode(query)}", headers={**sent, **(headers or {})}
+        )
+        self.response = self.connection.getresponse()
+
+    def json(self) -> dict[str, Any]:
+        return json.loads(self.response.read())
+
+    def frame(self) -> dict[str, str]:
+        fields: dict[str, str] = {}
+        while True:
+            line = self.response.readline().decode().rstrip("\n")
+            if not line:
+                if fields:
+                    return fields
+                continue
+            if line.startswith(":"):
+                return {"comment": line[1:].strip()}
+            name, _, value = line.partition(": ")
+            fields[name] = value
+
+    def event(self) -> dict[str, Any]:
+        while True:
+            frame = self.frame()
+            if "data" in frame:
+                return {**frame, "data": json.loads(frame["data"])}
+
+    def close(self) -> None:
+        self.connection.close()

@@ -320,6 +320,7 @@ def test_retention_prunes_old_events_only(project):
             payload={"created": {"id": i}},
             lsn=i,
             position=0,
+            seq=i + 1,
             committed_at=now,
             captured_at=now - dt.timedelta(days=age),
         )

@@ -23,6 +23,7 @@ def add_event(project, model: str, action: str, payload: dict, lsn: int) -> Puls
         payload=payload,
         lsn=lsn,
         position=0,
+        seq=lsn,  # one event per transaction here: the project's numbering follows the LSNs
         committed_at=timezone.now(),
     )
 

@@ -8,10 +8,8 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -23,75 +21,11 @@ from pulse.client import PulseStreamError, stream
 from pulse.models import PulseStream
 from pulse.stream.app import lease_key
 from tests.factories import ProjectFactory
-from tests.pulse.capture_helpers import enable, events, running_worker, wait_for
-from tests.pulse.conftest import TcpProxy, run_sql
+from tests.pulse.capture_helpers import events, wait_for
+from tests.pulse.conftest import Live, RawStream, TcpProxy, run_sql
 from usage.models import UsageCounter
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@dataclass
-class Live:
-    project: Any
-    key: str
-    url: str
-    source: str
-
-    def insert(self, *ids: int, table: str = "orders") -> None:
-        run_sql(self.source, *(f"INSERT INTO {table} (id) VALUES ({i})" for i in ids))  # noqa: S608
-
-
-@pytest.fixture
-def live(project, source_url, stream_server) -> Iterator[Live]:
-    run_sql(
-        source_url,
-        "CREATE TABLE orders (id int PRIMARY KEY, note text)",
-        "CREATE TABLE customers (id int PRIMARY KEY)",
-    )
-    enable(project, source_url)
-    _, key = api_key_create(project=project, name="stream test", actor=Actor.command("test"))
-    with running_worker():
-        yield Live(project, key, stream_server.url, source_url)
-
-
-class RawStream:
-    """An SSE response read frame by frame (id/event/data, or a comment)."""
-
-    def __init__(
-        self, url: str, key: str | None, headers: dict[str, str] | None = None, **query: str
-    ) -> None:
-        parts = urlsplit(url)
-        self.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-        sent = {"Authorization": f"Bearer {key}"} if key else {}
-        self.connection.request(
-            "GET", f"{parts.path}?{urlencode(query)}", headers={**sent, **(headers or {})}
-        )
-        self.response = self.connection.getresponse()
-
-    def json(self) -> dict[str, Any]:
-        return json.loads(self.response.read())
-
-    def frame(self) -> dict[str, str]:
-        fields: dict[str, str] = {}
-        while True:
-            line = self.response.readline().decode().rstrip("\n")
-            if not line:
-                if fields:
-                    return fields
-                continue
-            if line.startswith(":"):
-                return {"comment": line[1:].strip()}
-            name, _, value = line.partition(": ")
-            fields[name] = value
-
-    def event(self) -> dict[str, Any]:
-        while True:
-            frame = self.frame()
-            if "data" in frame:
-                return {**frame, "data": json.loads(frame["data"])}
-
-    def close(self) -> None:
-        self.connection.close()
 
 
 def ack(live: Live, name: str, event_id: Any) -> tuple[int, dict[str, Any]]:
@@ -204,7 +138,7 @@ def test_last_event_id_resumes_right_after_that_event(live):
 
 
 def _id(live: Live, index: int) -> int:
-    return list(live.project.pulse_events.order_by("id").values_list("id", flat=True))[index]
+    return list(live.project.pulse_events.order_by("seq").values_list("seq", flat=True))[index]
 
 
 def test_a_named_stream_resumes_after_its_last_acknowledged_event_after_a_disconnect(live):
@@ -253,10 +187,16 @@ def test_a_second_connection_to_an_open_named_stream_gets_409_until_the_first_cl
 
 
 def test_acknowledgements_only_move_forward_and_are_validated(live):
+    live.insert(*range(1, 11))
+    events(live.project, 10)
     assert ack(live, "jobs", 10)[1]["acknowledged"] == 10
     assert ack(live, "jobs", 4)[1]["acknowledged"] == 10
     status, body = ack(live, "jobs", "ten")
     assert (status, body["error"]["code"]) == (400, "P6005")
+    # Past the project's newest event: it would skip whatever comes next, so it is refused.
+    status, body = ack(live, "jobs", 11)
+    assert (status, body["error"]["code"]) == (400, "P6005")
+    assert "newest event is 10" in body["error"]["message"]
 
 
 def test_a_resumed_stream_reads_a_long_backlog_in_order_then_follows_live(live):

@@ -15,11 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.pulse import test_stream
-
 pytestmark = pytest.mark.django_db(transaction=True)
-
-live = test_stream.live  # the fixture: a project with Pulse, a key, a capture worker
 
 stream_settings = settings(
     max_examples=40,

@@ -307,6 +307,7 @@ def test_the_last_capture_never_lags_the_events_listed(owner_client, project, op
         payload={"created": {"id": 1}},
         lsn=1,
         position=0,
+        seq=1,
         committed_at=timezone.now(),
     )
     events = owner_client.get(url("events", project), headers=HTMX).content.decode()

@@ -20,8 +20,7 @@ from projects.services import api_key_create
 from pulse.client import stream
 from pulse.models import PulseEvent
 from tests.pulse.capture_helpers import enable, events, wait_for
-from tests.pulse.conftest import run_sql
-from tests.pulse.test_stream import RawStream
+from tests.pulse.conftest import RawStream, run_sql
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
